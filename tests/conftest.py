@@ -1,0 +1,64 @@
+"""Shared test helpers: padded multimodal batches for the tiny VL models (no processor needed)."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import pytest
+import torch
+
+
+def make_vl_batch(config: Any, rows: Sequence[Sequence[tuple]], seed: int = 0) -> dict[str, torch.Tensor]:
+    """Left-padded inputs for a tiny Qwen-VL model, as a processor would build them.
+
+    ``rows`` holds one segment list per sample in MERGED grid units: ``("text", n)``,
+    ``("image", H, W)``, ``("video", T, H, W)``. Each vision block is wrapped in
+    vision_start / vision_end tokens; Qwen3-VL videos get a 2-token timestamp before each
+    frame, as its processor does. Text tokens are random ids below 240.
+    """
+    g = torch.Generator().manual_seed(seed)
+    vc = config.vision_config
+    merge, patch, tpatch = vc.spatial_merge_size, vc.patch_size, vc.temporal_patch_size
+    per_frame = config.model_type == "qwen3_vl"
+    ids, types, grids = [], [], {"image": [], "video": []}
+
+    def text(n: int, row_ids: list, row_types: list) -> None:
+        row_ids += torch.randint(0, 240, (n,), generator=g).tolist()
+        row_types += [0] * n
+
+    for segments in rows:
+        row_ids, row_types = [], []
+        for kind, *dims in segments:
+            if kind == "text":
+                text(dims[0], row_ids, row_types)
+                continue
+            T, H, W = (1, *dims) if kind == "image" else dims
+            grids[kind].append([T, H * merge, W * merge])
+            token = config.image_token_id if kind == "image" else config.video_token_id
+            code = 1 if kind == "image" else 2
+            frames = [H * W] * T if (per_frame and kind == "video") else [T * H * W]
+            for n in frames:
+                if per_frame and kind == "video":
+                    text(2, row_ids, row_types)  # timestamp "<t s>"
+                row_ids += [config.vision_start_token_id] + [token] * n + [config.vision_end_token_id]
+                row_types += [0] + [code] * n + [0]
+        ids.append(row_ids)
+        types.append(row_types)
+    L = max(map(len, ids))
+    batch = {
+        "input_ids": torch.tensor([[0] * (L - len(r)) + r for r in ids]),
+        "mm_token_type_ids": torch.tensor([[0] * (L - len(r)) + r for r in types]),
+        "attention_mask": torch.tensor([[0] * (L - len(r)) + [1] * len(r) for r in ids]),
+    }
+    dim = vc.in_channels * tpatch * patch * patch
+    for kind, key, pix in (("image", "image_grid_thw", "pixel_values"), ("video", "video_grid_thw", "pixel_values_videos")):
+        if grids[kind]:
+            thw = torch.tensor(grids[kind])
+            batch[key] = thw
+            batch[pix] = torch.randn(int(thw.prod(-1).sum()), dim, generator=g)
+    return batch
+
+
+@pytest.fixture
+def vl_batch():
+    return make_vl_batch

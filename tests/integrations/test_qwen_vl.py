@@ -1,0 +1,159 @@
+"""Patched Qwen2-VL / Qwen2.5-VL / Qwen3-VL: parity with stock, generate vs forward, save/load."""
+
+import copy
+
+import pytest
+import torch
+
+import videorope
+from videorope.models import tiny_model
+from videorope.rope import LAYOUTS, positions
+
+FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
+STOCK_LAYOUT = {"qwen2_vl": "mrope", "qwen2_5_vl": "mrope-time", "qwen3_vl": "qwen3"}
+# Videos with T <= max(H, W): there stock transformers places the following text correctly.
+ROWS = [
+    [("text", 3), ("image", 2, 2), ("text", 2), ("video", 2, 3, 3), ("text", 4)],
+    [("text", 5), ("video", 1, 2, 2), ("text", 3), ("image", 1, 3), ("text", 2)],
+]
+
+
+def logits(model, batch):
+    with torch.no_grad():
+        return model(**batch).logits
+
+
+@pytest.mark.parametrize("attn", ["eager", "sdpa"])
+@pytest.mark.parametrize("family", FAMILIES)
+def test_stock_layout_equals_stock_transformers(family, attn, vl_batch):
+    stock = tiny_model(family, attn_implementation=attn)
+    patched = videorope.apply(copy.deepcopy(stock), layout=STOCK_LAYOUT[family])
+    batch = vl_batch(stock.config, ROWS)
+    mask = batch["attention_mask"].bool()
+    torch.testing.assert_close(logits(patched, batch)[mask], logits(stock, batch)[mask], rtol=0, atol=0)
+    text_only = {k: batch[k] for k in ("input_ids", "attention_mask")}
+    text_only["input_ids"] = text_only["input_ids"].clamp(max=239)
+    torch.testing.assert_close(logits(patched, text_only)[mask], logits(stock, text_only)[mask], rtol=0, atol=0)
+
+
+def test_videorope_changes_the_logits(vl_batch):
+    stock = tiny_model("qwen2_vl")
+    patched = videorope.apply(copy.deepcopy(stock), layout="videorope")
+    batch = vl_batch(stock.config, ROWS)
+    assert not torch.allclose(logits(patched, batch), logits(stock, batch))
+
+
+def test_stock_transformers_ignores_t_after_a_video(vl_batch):
+    """The installed get_rope_index starts text at start + max(H, W); we follow max(T, H, W)."""
+    stock = tiny_model("qwen2_vl")
+    patched = videorope.apply(copy.deepcopy(stock), layout="mrope")
+    batch = vl_batch(stock.config, [[("text", 1), ("video", 8, 2, 2), ("text", 1)]])
+    keys = ("input_ids", "mm_token_type_ids", "video_grid_thw", "attention_mask")
+    args = {k: batch[k] for k in keys}
+    stock_pos, stock_delta = stock.model.get_rope_index(**args)
+    ours, delta = patched.model.get_rope_index(**args)
+    # 36 tokens: text, vision_start, 32 video tokens (t = 2..9), vision_end, text
+    assert stock_pos[:, 0, -2:].tolist() == [[4, 5]] * 3  # text overlaps the video's t = 2..9
+    assert ours[:, 0, -2:].tolist() == [[10.0, 11.0]] * 3
+    # stock: the next decoded token gets 36 - 26 = 10, not 6 = its prefill's last + 1
+    assert stock_delta.item() == -26
+    assert delta.item() == 12 - 36  # ours: last + 1
+
+
+def make_generation_batch(config, vl_batch):
+    rows = [
+        [("text", 2), ("video", 3, 2, 2), ("text", 3), ("image", 1, 2), ("text", 2)],
+        [("text", 4), ("image", 2, 2), ("text", 1)],
+    ]
+    return vl_batch(config, rows, seed=3)
+
+
+@pytest.mark.parametrize("layout", sorted(LAYOUTS.names()))
+@pytest.mark.parametrize("family", FAMILIES)
+def test_generate_equals_full_forward(family, layout, vl_batch):
+    model = videorope.apply(tiny_model(family, seed=1), layout=layout)
+    batch = make_generation_batch(model.config, vl_batch)
+    out = model.generate(**batch, max_new_tokens=6, do_sample=False, output_logits=True, return_dict_in_generate=True)
+    n = batch["input_ids"].shape[1]
+    new = out.sequences[:, n:]
+    full = dict(batch)
+    full["input_ids"] = out.sequences
+    full["attention_mask"] = torch.cat([batch["attention_mask"], torch.ones_like(new)], dim=1)
+    full["mm_token_type_ids"] = torch.cat([batch["mm_token_type_ids"], torch.zeros_like(new)], dim=1)
+    step_logits = logits(model, full)[:, n - 1 : -1]
+    assert torch.equal(step_logits.argmax(-1), new)
+    torch.testing.assert_close(step_logits, torch.stack(out.logits, dim=1), atol=2e-5, rtol=1e-4)
+    # decode positions continue from rope_delta: position of cache index p is p + delta
+    keys = ("input_ids", "mm_token_type_ids", "image_grid_thw", "video_grid_thw", "attention_mask")
+    pos, delta = model.model.get_rope_index(**{k: full[k] for k in keys})
+    _, prompt_delta = model.model.get_rope_index(**{k: batch[k] for k in keys})
+    index = full["attention_mask"].cumsum(-1)[:, n:] - 1
+    assert torch.equal(pos[:, :, n:], (index + prompt_delta).float().expand(3, -1, -1))
+    assert torch.equal(delta, prompt_delta)
+
+
+def test_generate_with_scalings(vl_batch):
+    for scaling, options in [("yarn-v", {"factor": 4}), ("yarn", {"factor": 2}), ("critical-ntk", {"target_length": 2048})]:
+        model = videorope.apply(tiny_model("qwen2_vl", seed=2), layout="videorope", scaling=scaling, **options)
+        batch = make_generation_batch(model.config, vl_batch)
+        seq = model.generate(**batch, max_new_tokens=4, do_sample=False)
+        assert seq.shape[1] == batch["input_ids"].shape[1] + 4
+
+
+def test_temporal_spacing_moves_video_positions(vl_batch):
+    model = videorope.apply(tiny_model("qwen2_vl"), layout="videorope", temporal_spacing=0.5)
+    batch = vl_batch(model.config, [[("text", 1), ("video", 3, 1, 1), ("text", 1)]])
+    keys = ("input_ids", "mm_token_type_ids", "video_grid_thw", "attention_mask")
+    pos, _ = model.model.get_rope_index(**{k: batch[k] for k in keys})
+    ref, _ = positions("videorope", [("text", 2), ("video", 3, 1, 1), ("text", 2)], temporal_spacing=0.5)
+    assert torch.equal(pos[:, 0], ref)
+    assert pos[0, 0, 2:5].tolist() == [2.0, 2.5, 3.0]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_choice_survives_save_and_load(family, tmp_path, vl_batch):
+    model = videorope.apply(tiny_model(family), layout="videorope", temporal_spacing=3.0, scaling="yarn-v", factor=2)
+    assert model.config.videorope == {
+        "layout": "videorope", "allocation": "videorope", "scaling": "yarn-v",
+        "temporal_spacing": 3.0, "temporal": None, "factor": 2, "original_length": None,
+    }
+    model.save_pretrained(tmp_path)
+    loaded = videorope.from_pretrained(tmp_path).eval()
+    assert loaded.config.videorope == model.config.videorope
+    batch = vl_batch(model.config, ROWS)
+    mask = batch["attention_mask"].bool()
+    torch.testing.assert_close(logits(loaded, batch)[mask], logits(model, batch)[mask])
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"layout": "mrope", "temporal_spacing": 2.0}, "option 'temporal_spacing' is not used by layout 'mrope'"),
+        ({"layout": "videorope", "temporal_spacing": 0}, "temporal_spacing must be > 0"),
+        ({"layout": "mrope", "allocation": "mrope", "sections": [2, 3, 2]}, "summing to head_dim/2 = 8"),
+        ({"layout": "diagonal"}, "unknown layout 'diagonal'"),
+        ({"scaling": "yarn"}, "needs option(s) factor"),
+    ],
+)
+def test_bad_options_name_the_fix(kwargs, message):
+    with pytest.raises(ValueError) as err:
+        videorope.apply(tiny_model("qwen2_vl"), **kwargs)
+    assert message in str(err.value)
+
+
+def test_grids_that_do_not_match_the_tokens(vl_batch):
+    model = videorope.apply(tiny_model("qwen2_vl"), layout="videorope")
+    batch = vl_batch(model.config, [[("text", 2), ("video", 2, 2, 2), ("text", 2)]])
+    batch["video_grid_thw"] = torch.tensor([[4, 4, 4]])
+    with pytest.raises(ValueError, match="does not match its grids"):
+        model.model.get_rope_index(batch["input_ids"], batch["mm_token_type_ids"], video_grid_thw=batch["video_grid_thw"])
+    with pytest.raises(ValueError, match="not divisible by spatial_merge_size=2"):
+        model.model.get_rope_index(batch["input_ids"], batch["mm_token_type_ids"], video_grid_thw=torch.tensor([[2, 3, 4]]))
+
+
+def test_unsupported_model_lists_what_is_supported():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64))
+    with pytest.raises(ValueError, match="cannot patch model_type 'gpt2'; supported: qwen2_vl, qwen2_5_vl, qwen3_vl"):
+        videorope.apply(model)

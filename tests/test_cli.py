@@ -1,0 +1,54 @@
+"""The command line and the README: what a newcomer runs first."""
+
+import re
+from pathlib import Path
+
+import pytest
+
+from videorope.cli import main
+from videorope.rope import ALLOCATIONS, LAYOUTS, SCALINGS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+@pytest.mark.parametrize("layout", LAYOUTS.names())
+def test_layout_draws_a_png(layout, tmp_path, capsys):
+    out = tmp_path / "fig" / f"{layout}.png"
+    assert main(["layout", "--layout", layout, "--frames", "3", "--grid", "2x3", "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert str(out) in capsys.readouterr().out
+    assert not list(out.parent.glob(".*")), "no temporary file left behind"
+
+
+def test_layout_bad_input(tmp_path, capsys):
+    assert main(["layout", "--temporal-spacing", "-1", "--out", str(tmp_path / "x.png")]) == 2
+    assert "temporal_spacing must be > 0" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
+    with pytest.raises(SystemExit):
+        main(["layout", "--grid", "4by4"])
+    assert "must look like HxW" in capsys.readouterr().err
+
+
+def test_theory_prints_the_critical_dimension(capsys):
+    assert main(["theory", "--model", "Llama-2-7B", "--target-length", "16k"]) == 0
+    text = capsys.readouterr().out
+    assert "92" in text
+
+
+def test_theory_unknown_model(capsys):
+    assert main(["theory", "--model", "no-such-model"]) == 2
+    assert "Llama-2-7B" in capsys.readouterr().err
+
+
+def test_readme_catalogue_lists_every_registered_variant():
+    text = README.read_text()
+    for registry in (LAYOUTS, ALLOCATIONS, SCALINGS):
+        for name in registry.names():
+            assert f"| `{name}` |" in text, f"README catalogue misses {registry.kind} {name!r}"
+
+
+def test_readme_shows_exactly_two_setup_commands():
+    setup = README.read_text().split("## Set up")[1].split("\n## ")[0]
+    commands = re.findall(r"```bash\n(.*?)\n```", setup, flags=re.S)
+    assert len(commands) == 2
+    assert "videorope layout" in commands[0] and "pytest" in commands[1]

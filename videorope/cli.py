@@ -1,0 +1,109 @@
+"""The ``videorope`` command line: a thin layer over the library.
+
+    videorope theory --model Qwen2-VL-7B --target-length 128k
+    videorope layout --layout videorope --frames 8 --grid 4x4 --out layout.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Sequence
+
+__all__ = ["main"]
+
+
+def _length(text: str) -> int:
+    """``8192``, ``8k`` or ``1m`` -> tokens (k = 1024)."""
+    scale = {"k": 1024, "m": 1024**2}.get(text[-1:].lower(), 1)
+    try:
+        value = int(float(text[:-1] if scale > 1 else text) * scale)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a length; use e.g. 8192, 8k or 1m") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"length must be positive, got {text!r}")
+    return value
+
+
+def _grid(text: str) -> tuple[int, int]:
+    try:
+        h, w = (int(x) for x in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"grid {text!r} must look like HxW, e.g. 4x4") from None
+    return h, w
+
+
+def _option(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise argparse.ArgumentTypeError(f"option {text!r} must look like key=value")
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _theory(args: argparse.Namespace) -> None:
+    from videorope import theory
+
+    result = theory.report(args.model, target_length=args.target_length)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else result.format())
+
+
+def _layout(args: argparse.Namespace) -> None:
+    from videorope.viz import plot_layout, save_figure
+
+    options = dict(args.option)
+    if args.temporal_spacing is not None:
+        options["temporal_spacing"] = args.temporal_spacing
+    fig = plot_layout(args.layout, args.frames, args.grid, args.allocation, args.head_dim, **options)
+    print(save_figure(fig, args.out))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from videorope.models import KNOWN_CONFIGS
+    from videorope.rope import ALLOCATIONS, LAYOUTS
+
+    parser = argparse.ArgumentParser(prog="videorope", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("theory", help="critical dimension, extrapolation bound and extension factors of a model")
+    p.add_argument("--model", required=True, help=f"built-in name ({', '.join(KNOWN_CONFIGS)}) or a config path")
+    p.add_argument("--target-length", type=_length, help="context to reach, e.g. 32k: prints NTK lambda and YaRN factor")
+    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.set_defaults(run=_theory)
+
+    p = sub.add_parser("layout", help="draw the position ids of a layout and its frequency allocation")
+    p.add_argument("--layout", default="videorope", choices=LAYOUTS.names())
+    p.add_argument("--allocation", choices=ALLOCATIONS.names(), help="default: the layout's own")
+    p.add_argument("--frames", type=int, default=8, help="frames after merging (default 8)")
+    p.add_argument("--grid", type=_grid, default=(4, 4), help="merged grid HxW per frame (default 4x4)")
+    p.add_argument("--head-dim", type=int, default=128, help="rotary dims for the allocation bar (default 128)")
+    p.add_argument("--temporal-spacing", type=float, help="delta for videorope / hope")
+    p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
+                   help="any other layout option, e.g. visual_stride=0.5 (repeatable)")
+    p.add_argument("--out", default="layout.png", help="image path (default layout.png)")
+    p.set_defaults(run=_layout)
+    return parser
+
+
+def _version() -> str:
+    from videorope import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except ValueError as err:
+        print(f"videorope {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

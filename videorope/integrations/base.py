@@ -1,0 +1,165 @@
+"""What every model integration shares: the positional choice and the rotary module.
+
+Integrations only wire :mod:`videorope.rope` into models; the math lives there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from videorope.registry import Registry
+from videorope.rope import (
+    ALLOCATIONS,
+    LAYOUTS,
+    SCALINGS,
+    RopeSpec,
+    RotaryTable,
+    cos_sin,
+    is_dynamic,
+    positions,
+    rotary_table,
+)
+
+__all__ = ["CONFIG_KEY", "FAMILIES", "PositionalChoice", "RotaryEmbedding", "configured_scaling", "rope_spec"]
+
+CONFIG_KEY = "videorope"
+"""Attribute of ``model.config`` where the choice is recorded (saved in config.json)."""
+
+
+FAMILIES = Registry("model family")
+"""Keyed by ``config.model_type``. Each entry's ``fn(model, choice)`` patches a loaded model in
+place; its meta gives ``model_class`` (the transformers class that loads it), ``multimodal``
+and ``defaults(config, allocation) -> dict`` (options taken from the model's own config)."""
+
+
+@dataclass(frozen=True)
+class PositionalChoice:
+    """A layout, an allocation and a scaling, each with its resolved options."""
+
+    layout: str | None
+    allocation: str
+    scaling: str
+    layout_options: dict[str, Any] = field(default_factory=dict)
+    allocation_options: dict[str, Any] = field(default_factory=dict)
+    scaling_options: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def build(
+        cls,
+        layout: str | None,
+        allocation: str,
+        scaling: str,
+        options: Mapping[str, Any],
+        defaults: Mapping[str, Any] | None = None,
+    ) -> "PositionalChoice":
+        """Route each option to the one variant that declares it, then validate.
+
+        Option names are disjoint across layouts, allocations and scalings, so users pass
+        them flat: ``apply(model, layout="videorope", temporal_spacing=3, scaling="yarn-v", factor=4)``.
+        ``defaults`` fill options the user did not give (e.g. the model's own mrope_section),
+        but only where the chosen variant declares them.
+        """
+        parts = [(LAYOUTS, layout), (ALLOCATIONS, allocation), (SCALINGS, scaling)]
+        routed: list[dict[str, Any]] = [{}, {}, {}]
+        for key, value in options.items():
+            owners = [i for i, (reg, name) in enumerate(parts) if name is not None and key in reg[name].options]
+            if not owners:
+                valid = sorted({k for reg, name in parts if name is not None for k in reg[name].options})
+                chosen = ", ".join(f"{reg.kind} {name!r}" for reg, name in parts if name is not None)
+                raise ValueError(f"option {key!r} is not used by {chosen}; valid options: {', '.join(valid) or 'none'}")
+            routed[owners[0]][key] = value
+        for key, value in (defaults or {}).items():
+            for i, (reg, name) in enumerate(parts):
+                if name is not None and key in reg[name].options and key not in routed[i]:
+                    routed[i][key] = value
+        resolved = [reg.resolve(name, opts) if name is not None else {} for (reg, name), opts in zip(parts, routed)]
+        if layout is not None:  # layouts check their option values when they run: fail now, not at prefill
+            positions(layout, [("video", 2, 2, 2)], **resolved[0])
+        return cls(layout, allocation, scaling, *resolved)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """All options, flat, as ``apply`` takes them."""
+        return {**self.layout_options, **self.allocation_options, **self.scaling_options}
+
+
+def rope_spec(text_config: Any) -> RopeSpec:
+    """Rotary dims, base and training length of a HF text config (5.x ``rope_parameters``)."""
+    params = getattr(text_config, "rope_parameters", None) or {}
+    head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
+    rotary = int(head_dim * params.get("partial_rotary_factor", 1.0))
+    train = params.get("original_max_position_embeddings") or text_config.max_position_embeddings
+    return RopeSpec(rotary, float(params["rope_theta"]), int(train))
+
+
+_HF_SCALINGS: dict[str, tuple[str, dict[str, str]]] = {
+    "default": ("none", {}),
+    "mrope": ("none", {}),
+    "linear": ("linear", {"factor": "factor"}),
+    "dynamic": ("dynamic", {"factor": "factor"}),
+    "yarn": (
+        "yarn",
+        {"factor": "factor", "beta_fast": "beta_fast", "beta_slow": "beta_slow",
+         "original_max_position_embeddings": "original_length"},
+    ),
+    "llama3": (
+        "llama3",
+        {"factor": "factor", "low_freq_factor": "low_freq_factor", "high_freq_factor": "high_freq_factor",
+         "original_max_position_embeddings": "original_length"},
+    ),
+}
+
+
+def configured_scaling(text_config: Any) -> tuple[str, dict[str, Any]]:
+    """The model's own scaling (``rope_parameters['rope_type']``) as a registered scaling."""
+    params = getattr(text_config, "rope_parameters", None) or {}
+    rope_type = params.get("rope_type", "default")
+    if rope_type not in _HF_SCALINGS:
+        raise ValueError(
+            f"the model is configured with rope_type {rope_type!r}, which videorope does not reproduce; "
+            f"pass scaling= one of {', '.join(SCALINGS.names())} to replace it"
+        )
+    name, keys = _HF_SCALINGS[rope_type]
+    return name, {ours: params[hf] for hf, ours in keys.items() if params.get(hf) is not None}
+
+
+class RotaryEmbedding(nn.Module):
+    """Drop-in for HF rotary modules: ``forward(x, position_ids) -> (cos, sin)``.
+
+    ``position_ids`` is (3, B, L) (t, h, w; may be fractional) or (B, L) for 1D models;
+    cos/sin are (B, L, rotary_dim) in ``x.dtype``, computed in fp32.
+    """
+
+    def __init__(self, rope: RopeSpec, choice: PositionalChoice):
+        super().__init__()
+        self.rope, self.choice = rope, choice
+        self.dynamic = is_dynamic(choice.scaling)
+        table = self._table(None)
+        self.register_buffer("axis", table.axis, persistent=False)
+        self.register_buffer("inv_freq", table.inv_freq, persistent=False)
+        self.attention_factor = table.attention_factor
+
+    def _table(self, seq_len: int | None) -> RotaryTable:
+        c = self.choice
+        return rotary_table(self.rope, c.allocation, c.scaling, c.allocation_options, c.scaling_options, seq_len)
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        table = RotaryTable(self.axis, self.inv_freq, self.attention_factor)
+        if self.dynamic:
+            seq_len = int(position_ids.max()) + 1
+            if seq_len > self.rope.train_length:
+                table = self._table(seq_len)
+        cos, sin = cos_sin(position_ids, table)
+        return cos.to(x.dtype), sin.to(x.dtype)
+
+    def extra_repr(self) -> str:
+        c = self.choice
+        return f"rotary_dim={self.rope.head_dim}, base={self.rope.base}, allocation={c.allocation}, scaling={c.scaling}"

@@ -1,0 +1,213 @@
+"""Embedded defaults: model configs known offline and tiny random models of each family.
+
+``KNOWN_CONFIGS``: minimal config.json-style dicts of published models (only the fields
+:mod:`videorope.theory` reads, plus ``model_type``), so ``videorope theory --model NAME``
+works without a download. VL models keep the text model's fields under ``text_config`` as
+transformers 5.x writes them; rope fields use the 5.x ``rope_parameters`` dict.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from typing import Any
+
+__all__ = ["KNOWN_CONFIGS", "TINY_FAMILIES", "known_name", "load_config", "tiny_config", "tiny_model"]
+
+# --------------------------------------------------------------------------------------
+# Built-in configs of published models (fields as in each model's config.json on the Hub)
+# --------------------------------------------------------------------------------------
+
+KNOWN_CONFIGS: dict[str, dict[str, Any]] = {
+    # meta-llama/Llama-2-7b-hf
+    "Llama-2-7B": {
+        "model_type": "llama",
+        "hidden_size": 4096,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 32,
+        "max_position_embeddings": 4096,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
+    },
+    # meta-llama/Meta-Llama-3-8B
+    "Llama-3-8B": {
+        "model_type": "llama",
+        "hidden_size": 4096,
+        "num_attention_heads": 32,
+        "num_key_value_heads": 8,
+        "max_position_embeddings": 8192,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 500000.0},
+    },
+    # Qwen/Qwen2-VL-7B-Instruct (legacy file: rope_scaling {"type": "mrope", ...} at top level)
+    "Qwen2-VL-7B": {
+        "model_type": "qwen2_vl",
+        "text_config": {
+            "model_type": "qwen2_vl_text",
+            "hidden_size": 3584,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "max_position_embeddings": 32768,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
+        },
+    },
+    # Qwen/Qwen2.5-VL-7B-Instruct
+    "Qwen2.5-VL-7B": {
+        "model_type": "qwen2_5_vl",
+        "text_config": {
+            "model_type": "qwen2_5_vl_text",
+            "hidden_size": 3584,
+            "num_attention_heads": 28,
+            "num_key_value_heads": 4,
+            "max_position_embeddings": 128000,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 1000000.0, "mrope_section": [16, 24, 24]},
+        },
+    },
+    # Qwen/Qwen3-VL-8B-Instruct
+    "Qwen3-VL-8B": {
+        "model_type": "qwen3_vl",
+        "text_config": {
+            "model_type": "qwen3_vl_text",
+            "hidden_size": 4096,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "head_dim": 128,
+            "max_position_embeddings": 262144,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 5000000.0,
+                "mrope_section": [24, 20, 20],
+                "mrope_interleaved": True,
+            },
+        },
+    },
+    # GSAI-ML/LLaDA-8B-Base (its own field names: d_model, n_heads, max_sequence_length)
+    "LLaDA-8B": {
+        "model_type": "llada",
+        "d_model": 4096,
+        "n_heads": 32,
+        "n_kv_heads": 32,
+        "max_sequence_length": 4096,
+        "rope_theta": 500000.0,
+    },
+    # HuggingFaceTB/SmolLM2-135M
+    "SmolLM2-135M": {
+        "model_type": "llama",
+        "hidden_size": 576,
+        "num_attention_heads": 9,
+        "num_key_value_heads": 3,
+        "head_dim": 64,
+        "max_position_embeddings": 8192,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 100000.0},
+    },
+}
+
+
+def known_name(name: str) -> str | None:
+    """The canonical built-in name matching ``name`` case-insensitively, else ``None``."""
+    lowered = name.lower()
+    return next((key for key in KNOWN_CONFIGS if key.lower() == lowered), None)
+
+
+def load_config(name_or_path: str | os.PathLike) -> dict[str, Any]:
+    """A config dict: a built-in name (case-insensitive; returns a copy), a path to a
+    config.json, or a directory containing one."""
+    if isinstance(name_or_path, str) and (key := known_name(name_or_path)) is not None:
+        return copy.deepcopy(KNOWN_CONFIGS[key])
+    path = os.fspath(name_or_path)
+    file = os.path.join(path, "config.json") if os.path.isdir(path) else path
+    if not os.path.isfile(file):
+        where = f"directory {path!r} has no config.json" if os.path.isdir(path) else f"no file {path!r}"
+        raise ValueError(
+            f"{path!r} is neither a built-in model name nor a config path ({where}); use one of "
+            f"{', '.join(KNOWN_CONFIGS)} (case-insensitive), a path to a config.json, or a "
+            f"directory containing one"
+        )
+    try:
+        with open(file, encoding="utf-8") as fh:
+            config = json.load(fh)
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"cannot read config file {file!r}: {err}") from err
+    if not isinstance(config, dict):
+        raise ValueError(f"config file {file!r} holds a {type(config).__name__}, expected a JSON object")
+    return config
+
+
+# ---------------------------------------------------------------------------------------
+# Tiny random models of each family, built in code (tests, examples, benchmarks; no download)
+# ---------------------------------------------------------------------------------------
+
+TINY_VOCAB = 256
+"""Token ids of the tiny VL configs: ordinary text uses ids below 240."""
+TINY_SPECIAL = {"vision_start_token_id": 250, "vision_end_token_id": 251, "image_token_id": 252, "video_token_id": 253}
+
+
+def _tiny_text(model_type: str) -> dict[str, Any]:
+    return {
+        "vocab_size": TINY_VOCAB,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
+        **({"head_dim": 16} if model_type in ("qwen3", "qwen3_vl") else {}),
+    }
+
+
+def _tiny_vision(model_type: str) -> dict[str, Any]:
+    """A one-block vision tower on 4x4-pixel patches with 2x2 merging."""
+    if model_type == "qwen3_vl":
+        return {"depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "patch_size": 4,
+                "temporal_patch_size": 2, "spatial_merge_size": 2, "out_hidden_size": 64,
+                "num_position_embeddings": 64, "deepstack_visual_indexes": [0]}
+    if model_type == "qwen2_5_vl":
+        return {"depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "patch_size": 4,
+                "temporal_patch_size": 2, "spatial_merge_size": 2, "out_hidden_size": 64,
+                "window_size": 16, "fullatt_block_indexes": [0], "tokens_per_second": 2}
+    return {"depth": 1, "embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2, "num_heads": 2, "patch_size": 4,
+            "temporal_patch_size": 2, "spatial_merge_size": 2}
+
+
+_TINY_SECTIONS = {"qwen2_vl": [2, 3, 3], "qwen2_5_vl": [2, 3, 3], "qwen3_vl": [4, 2, 2]}
+_TINY_CONFIG_CLASSES = {
+    "llama": "LlamaConfig", "qwen2": "Qwen2Config", "qwen3": "Qwen3Config",
+    "qwen2_vl": "Qwen2VLConfig", "qwen2_5_vl": "Qwen2_5_VLConfig", "qwen3_vl": "Qwen3VLConfig",
+}
+TINY_FAMILIES = tuple(_TINY_CONFIG_CLASSES)
+
+
+def tiny_config(model_type: str, **text_overrides: Any):
+    """A tiny random-init config of ``model_type`` (one of :data:`TINY_FAMILIES`).
+
+    ``text_overrides`` replace fields of the (text) config, e.g. ``rope_parameters``.
+
+    Text models: 2 layers, hidden 64, 4 heads (head_dim 16), GQA 2 KV heads, vocab 256.
+    VL models add a one-block vision tower (4x4 patches, temporal patch 2, merge 2) and
+    mrope sections summing to 8 frequencies.
+    """
+    import transformers
+
+    if model_type not in _TINY_CONFIG_CLASSES:
+        raise ValueError(f"no tiny config for {model_type!r}; choose one of {', '.join(TINY_FAMILIES)}")
+    cls = getattr(transformers, _TINY_CONFIG_CLASSES[model_type])
+    text = {**_tiny_text(model_type), **text_overrides}
+    if model_type in _TINY_SECTIONS:
+        text["rope_parameters"] = {**text["rope_parameters"], "mrope_section": _TINY_SECTIONS[model_type]}
+        if model_type == "qwen3_vl":
+            text["rope_parameters"]["mrope_interleaved"] = True
+        return cls(text_config=text, vision_config=_tiny_vision(model_type), **TINY_SPECIAL)
+    return cls(**text)
+
+
+def tiny_model(model_type: str, seed: int = 0, attn_implementation: str = "eager", **text_overrides: Any):
+    """A tiny random model of ``model_type`` in eval mode (fp32, CPU)."""
+    import torch
+    import transformers
+
+    from videorope.integrations import FAMILIES
+
+    config = tiny_config(model_type, **text_overrides)
+    torch.manual_seed(seed)
+    cls = getattr(transformers, FAMILIES[model_type].meta["model_class"])
+    return cls._from_config(config, attn_implementation=attn_implementation).eval()

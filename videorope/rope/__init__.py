@@ -1,0 +1,30 @@
+"""The positional core: pure functions of configs and tensors, no model code.
+
+- :mod:`~videorope.rope.layouts`: token -> (t, h, w) positions (``positions``, ``batch_positions``)
+- :mod:`~videorope.rope.allocation`: frequency index -> axis (``frequency_axes``)
+- :mod:`~videorope.rope.scaling`: rescaled inverse frequencies (``scaled_inv_freq``)
+- :mod:`~videorope.rope.rotary`: cos/sin and the reference rotate-half rotary
+"""
+
+from videorope.rope.allocation import ALLOCATIONS, frequency_axes
+from videorope.rope.layouts import HOPE_TRAIN_SPACINGS, LAYOUTS, batch_positions, positions
+from videorope.rope.rotary import RotaryTable, apply_rotary, cos_sin, is_dynamic, rotary_table
+from videorope.rope.scaling import SCALINGS, RopeSpec, default_inv_freq, scaled_inv_freq
+
+__all__ = [
+    "ALLOCATIONS",
+    "HOPE_TRAIN_SPACINGS",
+    "LAYOUTS",
+    "SCALINGS",
+    "RopeSpec",
+    "RotaryTable",
+    "apply_rotary",
+    "batch_positions",
+    "cos_sin",
+    "default_inv_freq",
+    "frequency_axes",
+    "is_dynamic",
+    "positions",
+    "rotary_table",
+    "scaled_inv_freq",
+]

@@ -1,0 +1,99 @@
+"""Figures: what a layout does to a video and how an allocation splits the frequencies.
+
+Functions return a matplotlib ``Figure`` (Agg backend; nothing is shown) and
+:func:`save_figure` writes it atomically.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from videorope.rope import ALLOCATIONS, LAYOUTS, frequency_axes, positions  # noqa: E402
+
+__all__ = ["plot_layout", "save_figure"]
+
+AXIS_COLORS = {"t": "#d62728", "h": "#1f77b4", "w": "#2ca02c"}
+
+
+def plot_layout(
+    layout: str = "videorope",
+    frames: int = 8,
+    grid: tuple[int, int] = (4, 4),
+    allocation: str | None = None,
+    head_dim: int = 128,
+    text_tokens: int = 4,
+    **options: Any,
+) -> Figure:
+    """Position ids per axis for ``text, video(frames, H, W), text`` and the frequency allocation.
+
+    Top: t, h and w position of every token (video frames shaded). Middle: the h and w ids
+    of the first and last frame's grid. Bottom: which axis each of the ``head_dim/2``
+    frequencies serves, from the highest frequency (index 0) to the lowest.
+    """
+    H, W = grid
+    allocation = allocation or LAYOUTS[layout].meta["default_allocation"]
+    segments = [("text", text_tokens), ("video", frames, H, W), ("text", text_tokens)]
+    pos, nxt = positions(layout, segments, **options)
+    axes = frequency_axes(allocation, head_dim)
+    zero = ALLOCATIONS[allocation].meta.get("zero_axes", ())
+
+    fig = plt.figure(figsize=(12, 9), constrained_layout=True)
+    spec = fig.add_gridspec(3, 4, height_ratios=[3, 2.2, 1])
+    ax = fig.add_subplot(spec[0, :])
+    per_frame = H * W
+    for f in range(frames):
+        start = text_tokens + f * per_frame
+        ax.axvspan(start - 0.5, start + per_frame - 0.5, color="0.92" if f % 2 else "0.85", lw=0)
+    for i, name in enumerate("thw"):
+        ax.plot(pos[i].numpy(), ".", ms=4, color=AXIS_COLORS[name], label=f"{name} (axis {i})")
+    ax.set_xlabel("token index  (text | video frames, shaded | text)")
+    ax.set_ylabel("position id")
+    opts = ", ".join(f"{k}={v}" for k, v in options.items())
+    ax.set_title(f"layout {layout!r}{f' ({opts})' if opts else ''}: {frames} frames of {H}x{W}, next text at {nxt:g}")
+    ax.legend(loc="upper left")
+
+    video = pos[:, text_tokens : text_tokens + frames * per_frame].view(3, frames, H, W)
+    for col, (frame, axis) in enumerate([(0, 1), (0, 2), (frames - 1, 1), (frames - 1, 2)]):
+        sub = fig.add_subplot(spec[1, col])
+        values = video[axis, frame]
+        sub.imshow(values.numpy(), cmap="Blues" if axis == 1 else "Greens")
+        for (r, c), v in zip(((r, c) for r in range(H) for c in range(W)), values.flatten().tolist()):
+            sub.text(c, r, f"{v:g}", ha="center", va="center", fontsize=8)
+        sub.set_title(f"frame {frame} ({'h' if axis == 1 else 'w'}), t={video[0, frame, 0, 0].item():g}", fontsize=9)
+        sub.set_xticks([])
+        sub.set_yticks([])
+
+    bar = fig.add_subplot(spec[2, :])
+    for i, a in enumerate(axes):
+        bar.bar(i, 1, width=1, color=AXIS_COLORS[a], edgecolor="white", hatch="//" if a in zero else None)
+        bar.text(i, 0.5, a, ha="center", va="center", color="white", fontsize=7 if len(axes) <= 64 else 5)
+    bar.set_xlim(-0.5, len(axes) - 0.5)
+    bar.set_yticks([])
+    bar.set_xlabel("frequency index i  (0 = highest frequency, shortest wavelength)")
+    bar.set_title(f"allocation {allocation!r} for head_dim {head_dim}" + (" (hatched: zero frequency)" if zero else ""))
+    return fig
+
+
+def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` to ``path`` (format from its suffix) via a temporary file and rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        plt.close(fig)
+    return path
