@@ -17,6 +17,7 @@ import platform
 import statistics
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -27,15 +28,18 @@ import videorope
 from videorope.models import tiny_model
 
 
-def median_seconds(fn: Callable[[], object], repeats: int, warmup: int = 2) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
+def median_seconds(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
+    """Median wall time of each function, run in alternation so drift hits all alike."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def video_prompt(config, frames: int, h: int, w: int, text: int = 16) -> dict[str, torch.Tensor]:
@@ -55,20 +59,19 @@ def video_prompt(config, frames: int, h: int, w: int, text: int = 16) -> dict[st
 def bench_positions(repeats: int) -> dict[str, object]:
     stock = tiny_model("qwen2_vl")
     inputs = video_prompt(stock.config, 128, 12, 12)
-    stock_s = median_seconds(lambda: stock.model.get_rope_index(**inputs), repeats)
-    out: dict[str, object] = {"tokens": int(inputs["input_ids"].shape[1]), "stock_get_rope_index_s": stock_s}
+    fns = {"stock": partial(stock.model.get_rope_index, **inputs)}
     for layout in ("mrope", "videorope", "qwen3"):
-        patched = videorope.apply(copy.deepcopy(stock), layout=layout)
-        ours = median_seconds(lambda: patched.model.get_rope_index(**inputs), repeats)
-        out[f"{layout}_s"] = ours
-        out[f"{layout}_vs_stock"] = ours / stock_s
+        fns[layout] = partial(videorope.apply(copy.deepcopy(stock), layout=layout).model.get_rope_index, **inputs)
+    seconds = median_seconds(fns, repeats)
+    out: dict[str, object] = {"tokens": int(inputs["input_ids"].shape[1]), "seconds": seconds}
+    out.update({f"{k}_vs_stock": v / seconds["stock"] for k, v in seconds.items() if k != "stock"})
     return out
 
 
 def bench_prefill(repeats: int) -> dict[str, object]:
     stock = tiny_model("qwen2_vl", attn_implementation="sdpa")
     patched = videorope.apply(copy.deepcopy(stock), layout="videorope")
-    inputs = video_prompt(stock.config, 16, 6, 6)
+    inputs = video_prompt(stock.config, 32, 8, 8)
     dim = stock.config.vision_config.in_channels * stock.config.vision_config.temporal_patch_size * stock.config.vision_config.patch_size**2
     inputs["pixel_values_videos"] = torch.randn(int(inputs["video_grid_thw"].prod()), dim)
 
@@ -76,9 +79,12 @@ def bench_prefill(repeats: int) -> dict[str, object]:
         with torch.no_grad():
             model(**inputs)
 
-    stock_s = median_seconds(lambda: run(stock), repeats)
-    ours = median_seconds(lambda: run(patched), repeats)
-    return {"tokens": int(inputs["input_ids"].shape[1]), "stock_s": stock_s, "videorope_s": ours, "videorope_vs_stock": ours / stock_s}
+    seconds = median_seconds({"stock": lambda: run(stock), "videorope": lambda: run(patched)}, repeats)
+    return {
+        "tokens": int(inputs["input_ids"].shape[1]),
+        "seconds": seconds,
+        "videorope_vs_stock": seconds["videorope"] / seconds["stock"],
+    }
 
 
 def main() -> None:

@@ -52,3 +52,13 @@ def test_readme_shows_exactly_two_setup_commands():
     commands = re.findall(r"```bash\n(.*?)\n```", setup, flags=re.S)
     assert len(commands) == 2
     assert "videorope layout" in commands[0] and "pytest" in commands[1]
+
+
+def test_readme_library_examples_run():
+    blocks = re.findall(r"```python\n(.*?)\n```", README.read_text(), flags=re.S)
+    runnable = [b for b in blocks if b.startswith("from videorope")]
+    assert len(runnable) >= 2
+    for block in runnable:
+        namespace: dict = {}
+        exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["theory"].critical_dimension(128, 10_000, 4096) == 92

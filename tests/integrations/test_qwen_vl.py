@@ -92,12 +92,22 @@ def test_generate_equals_full_forward(family, layout, vl_batch):
     assert torch.equal(delta, prompt_delta)
 
 
-def test_generate_with_scalings(vl_batch):
-    for scaling, options in [("yarn-v", {"factor": 4}), ("yarn", {"factor": 2}), ("critical-ntk", {"target_length": 2048})]:
-        model = videorope.apply(tiny_model("qwen2_vl", seed=2), layout="videorope", scaling=scaling, **options)
-        batch = make_generation_batch(model.config, vl_batch)
-        seq = model.generate(**batch, max_new_tokens=4, do_sample=False)
-        assert seq.shape[1] == batch["input_ids"].shape[1] + 4
+@pytest.mark.parametrize(
+    "scaling, options",
+    [("yarn-v", {"factor": 4}), ("yarn", {"factor": 2}), ("critical-ntk", {"target_length": 2048}), ("linear", {"factor": 2})],
+)
+def test_generate_with_scalings_and_sdpa(scaling, options, vl_batch):
+    model = videorope.apply(
+        tiny_model("qwen2_vl", seed=2, attn_implementation="sdpa"), layout="videorope", scaling=scaling, **options
+    )
+    batch = make_generation_batch(model.config, vl_batch)
+    seq = model.generate(**batch, max_new_tokens=4, do_sample=False)
+    new = seq[:, batch["input_ids"].shape[1] :]
+    full = dict(batch, input_ids=seq)
+    full["attention_mask"] = torch.cat([batch["attention_mask"], torch.ones_like(new)], dim=1)
+    full["mm_token_type_ids"] = torch.cat([batch["mm_token_type_ids"], torch.zeros_like(new)], dim=1)
+    n = batch["input_ids"].shape[1]
+    assert torch.equal(logits(model, full)[:, n - 1 : -1].argmax(-1), new)
 
 
 def test_temporal_spacing_moves_video_positions(vl_batch):

@@ -77,3 +77,11 @@ def test_generate_and_reload(tmp_path):
     assert loaded.config.videorope == {"layout": None, "allocation": "vanilla", "scaling": "critical-ntk",
                                        "target_length": 4096, "round_up": True}
     torch.testing.assert_close(run(loaded.eval(), ids), run(model, ids))
+
+
+def test_option_names_are_disjoint_across_kinds():
+    """apply() routes flat options by name, so no two kinds may share an option name."""
+    from videorope.rope import ALLOCATIONS, LAYOUTS, SCALINGS
+
+    kinds = [{k for entry in registry for k in entry.options} for registry in (LAYOUTS, ALLOCATIONS, SCALINGS)]
+    assert not (kinds[0] & kinds[1]) and not (kinds[0] & kinds[2]) and not (kinds[1] & kinds[2])
