@@ -15,16 +15,15 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
+from collections.abc import Callable
 from functools import partial
-from pathlib import Path
-from typing import Callable
 
 import torch
 import transformers
 
 import videorope
+from videorope.io import write_json
 from videorope.models import tiny_model
 
 
@@ -45,7 +44,13 @@ def median_seconds(fns: dict[str, Callable[[], object]], repeats: int, warmup: i
 def video_prompt(config, frames: int, h: int, w: int, text: int = 16) -> dict[str, torch.Tensor]:
     """One row: text, vision_start, frames*h*w video tokens, vision_end, text (merged grid h x w)."""
     n = frames * h * w
-    ids = [1] * text + [config.vision_start_token_id] + [config.video_token_id] * n + [config.vision_end_token_id] + [1] * text
+    ids = (
+        [1] * text
+        + [config.vision_start_token_id]
+        + [config.video_token_id] * n
+        + [config.vision_end_token_id]
+        + [1] * text
+    )
     types = [0] * (text + 1) + [2] * n + [0] * (text + 1)
     merge = config.vision_config.spatial_merge_size
     return {
@@ -72,7 +77,11 @@ def bench_prefill(repeats: int) -> dict[str, object]:
     stock = tiny_model("qwen2_vl", attn_implementation="sdpa")
     patched = videorope.apply(copy.deepcopy(stock), layout="videorope")
     inputs = video_prompt(stock.config, 32, 8, 8)
-    dim = stock.config.vision_config.in_channels * stock.config.vision_config.temporal_patch_size * stock.config.vision_config.patch_size**2
+    dim = (
+        stock.config.vision_config.in_channels
+        * stock.config.vision_config.temporal_patch_size
+        * stock.config.vision_config.patch_size**2
+    )
     inputs["pixel_values_videos"] = torch.randn(int(inputs["video_grid_thw"].prod()), dim)
 
     def run(model):
@@ -102,12 +111,7 @@ def main() -> None:
         "positions_128x144": bench_positions(args.repeats),
         "prefill_tiny_qwen2_vl": bench_prefill(args.repeats),
     }
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(result, f, indent=2)
-    os.replace(tmp, path)
+    write_json(args.out, result)
     print(json.dumps(result, indent=2))
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 import torch
@@ -51,7 +52,10 @@ def make_vl_batch(config: Any, rows: Sequence[Sequence[tuple]], seed: int = 0) -
         "attention_mask": torch.tensor([[0] * (L - len(r)) + [1] * len(r) for r in ids]),
     }
     dim = vc.in_channels * tpatch * patch * patch
-    for kind, key, pix in (("image", "image_grid_thw", "pixel_values"), ("video", "video_grid_thw", "pixel_values_videos")):
+    for kind, key, pix in (
+        ("image", "image_grid_thw", "pixel_values"),
+        ("video", "video_grid_thw", "pixel_values_videos"),
+    ):
         if grids[kind]:
             thw = torch.tensor(grids[kind])
             batch[key] = thw

@@ -18,7 +18,6 @@ import transformers
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from videorope import theory
 from videorope.models import KNOWN_CONFIGS, load_config
 from videorope.theory import (
     PUBLISHED_MIN_BASE,
@@ -197,7 +196,7 @@ def _direct_min_b(d: int, b: float, L: int, stop_if_negative: bool = False) -> f
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _ours(L: int) -> float:
     return min_base(128, L)
 
@@ -309,7 +308,7 @@ def test_report_builtin(name):
 )
 def test_report_target_length(name, targets, published):
     L = BUILTIN[name][3]
-    for T, lam in zip(targets, published):
+    for T, lam in zip(targets, published, strict=True):
         r = report(name, target_length=T)
         assert r.ntk_factor_ceil == lam and lam - 1 < r.ntk_factor <= lam
         assert r.ntk_base == lam * 5e5
@@ -368,10 +367,15 @@ def test_report_transformers_qwen2_vl_config():
     assert r.yarn_factor == 4.0
     # the legacy keyword form (top-level rope_theta + rope_scaling type mrope) reads the same
     legacy = transformers.Qwen2VLConfig(
-        hidden_size=3584, num_attention_heads=28, max_position_embeddings=32768, rope_theta=1e6,
+        hidden_size=3584,
+        num_attention_heads=28,
+        max_position_embeddings=32768,
+        rope_theta=1e6,
         rope_scaling={"type": "mrope", "mrope_section": [16, 24, 24]},
     )
-    assert report(legacy).to_dict() | {"model": r.model} == report(transformers.Qwen2VLConfig(text_config=text)).to_dict()
+    assert (
+        report(legacy).to_dict() | {"model": r.model} == report(transformers.Qwen2VLConfig(text_config=text)).to_dict()
+    )
 
 
 def test_report_transformers_qwen3_vl_is_interleaved():

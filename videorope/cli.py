@@ -1,7 +1,7 @@
 """The ``videorope`` command line: a thin layer over the library.
 
-    videorope theory --model Qwen2-VL-7B --target-length 128k
-    videorope layout --layout videorope --frames 8 --grid 4x4 --out layout.png
+videorope theory --model Qwen2-VL-7B --target-length 128k
+videorope layout --layout videorope --frames 8 --grid 4x4 --out layout.png
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 __all__ = ["main"]
 
@@ -71,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("theory", help="critical dimension, extrapolation bound and extension factors of a model")
     p.add_argument("--model", required=True, help=f"built-in name ({', '.join(KNOWN_CONFIGS)}) or a config path")
-    p.add_argument("--target-length", type=_length, help="context to reach, e.g. 32k: prints NTK lambda and YaRN factor")
+    p.add_argument(
+        "--target-length", type=_length, help="context to reach, e.g. 32k: prints NTK lambda and YaRN factor"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
     p.set_defaults(run=_theory)
 
@@ -82,8 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", type=_grid, default=(4, 4), help="merged grid HxW per frame (default 4x4)")
     p.add_argument("--head-dim", type=int, default=128, help="rotary dims for the allocation bar (default 128)")
     p.add_argument("--temporal-spacing", type=float, help="delta for videorope / hope")
-    p.add_argument("--option", type=_option, action="append", default=[], metavar="KEY=VALUE",
-                   help="any other layout option, e.g. visual_stride=0.5 (repeatable)")
+    p.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other layout option, e.g. visual_stride=0.5 (repeatable)",
+    )
     p.add_argument("--out", default="layout.png", help="image path (default layout.png)")
     p.set_defaults(run=_layout)
     return parser

@@ -158,21 +158,52 @@ def _tiny_text(model_type: str) -> dict[str, Any]:
 def _tiny_vision(model_type: str) -> dict[str, Any]:
     """A one-block vision tower on 4x4-pixel patches with 2x2 merging."""
     if model_type == "qwen3_vl":
-        return {"depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "patch_size": 4,
-                "temporal_patch_size": 2, "spatial_merge_size": 2, "out_hidden_size": 64,
-                "num_position_embeddings": 64, "deepstack_visual_indexes": [0]}
+        return {
+            "depth": 1,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "patch_size": 4,
+            "temporal_patch_size": 2,
+            "spatial_merge_size": 2,
+            "out_hidden_size": 64,
+            "num_position_embeddings": 64,
+            "deepstack_visual_indexes": [0],
+        }
     if model_type == "qwen2_5_vl":
-        return {"depth": 1, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2, "patch_size": 4,
-                "temporal_patch_size": 2, "spatial_merge_size": 2, "out_hidden_size": 64,
-                "window_size": 16, "fullatt_block_indexes": [0], "tokens_per_second": 2}
-    return {"depth": 1, "embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2, "num_heads": 2, "patch_size": 4,
-            "temporal_patch_size": 2, "spatial_merge_size": 2}
+        return {
+            "depth": 1,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_heads": 2,
+            "patch_size": 4,
+            "temporal_patch_size": 2,
+            "spatial_merge_size": 2,
+            "out_hidden_size": 64,
+            "window_size": 16,
+            "fullatt_block_indexes": [0],
+            "tokens_per_second": 2,
+        }
+    return {
+        "depth": 1,
+        "embed_dim": 32,
+        "hidden_size": 64,
+        "mlp_ratio": 2,
+        "num_heads": 2,
+        "patch_size": 4,
+        "temporal_patch_size": 2,
+        "spatial_merge_size": 2,
+    }
 
 
 _TINY_SECTIONS = {"qwen2_vl": [2, 3, 3], "qwen2_5_vl": [2, 3, 3], "qwen3_vl": [4, 2, 2]}
 _TINY_CONFIG_CLASSES = {
-    "llama": "LlamaConfig", "qwen2": "Qwen2Config", "qwen3": "Qwen3Config",
-    "qwen2_vl": "Qwen2VLConfig", "qwen2_5_vl": "Qwen2_5_VLConfig", "qwen3_vl": "Qwen3VLConfig",
+    "llama": "LlamaConfig",
+    "qwen2": "Qwen2Config",
+    "qwen3": "Qwen3Config",
+    "qwen2_vl": "Qwen2VLConfig",
+    "qwen2_5_vl": "Qwen2_5_VLConfig",
+    "qwen3_vl": "Qwen3VLConfig",
 }
 TINY_FAMILIES = tuple(_TINY_CONFIG_CLASSES)
 

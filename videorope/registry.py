@@ -9,8 +9,9 @@ silently falls back to a default.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 __all__ = ["REQUIRED", "Entry", "Registry"]
 
@@ -66,9 +67,7 @@ class Registry:
         try:
             return self._entries[name]
         except KeyError:
-            raise ValueError(
-                f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}"
-            ) from None
+            raise ValueError(f"unknown {self.kind} {name!r}; choose one of: {', '.join(self.names())}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._entries
@@ -85,9 +84,7 @@ class Registry:
         unknown = sorted(set(options) - set(entry.options))
         if unknown:
             valid = ", ".join(entry.options) or "none"
-            raise ValueError(
-                f"unknown option(s) {', '.join(unknown)} for {self.kind} {name!r}; valid options: {valid}"
-            )
+            raise ValueError(f"unknown option(s) {', '.join(unknown)} for {self.kind} {name!r}; valid options: {valid}")
         resolved = {**entry.options, **options}
         missing = [key for key, value in resolved.items() if value is REQUIRED]
         if missing:

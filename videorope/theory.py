@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 
@@ -140,9 +141,7 @@ def critical_base(base: float, train_length: int, tune_length: int) -> float:
     return b ** (math.log(T / _TWO_PI) / math.log(L / _TWO_PI))
 
 
-def tuned_bound(
-    head_dim: int, pretrain_base: float, train_length: int, tune_base: float, tune_length: int
-) -> float:
+def tuned_bound(head_dim: int, pretrain_base: float, train_length: int, tune_base: float, tune_length: int) -> float:
     """Extrapolation bound (tokens) after fine-tuning with base ``beta`` at length ``T_tune``.
 
     Extended scaling law (Liu et al., ICLR 2024), with ``d_extra`` taken from PRETRAINING
@@ -478,8 +477,15 @@ def _rope_fields(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     max_pos = text.get("max_position_embeddings", text.get("max_sequence_length"))
     train = pick("original_max_position_embeddings") or max_pos
     if theta is None or head_dim is None or train is None:
-        missing = [k for k, v in (("rope_theta", theta), ("head_dim or hidden_size/num_attention_heads",
-                                  head_dim), ("max_position_embeddings", train)) if v is None]
+        missing = [
+            k
+            for k, v in (
+                ("rope_theta", theta),
+                ("head_dim or hidden_size/num_attention_heads", head_dim),
+                ("max_position_embeddings", train),
+            )
+            if v is None
+        ]
         raise ValueError(
             f"config of {name!r} has no rope fields ({', '.join(missing)} missing): expected "
             f"rope_parameters['rope_theta'] (or legacy top-level rope_theta), head_dim or "

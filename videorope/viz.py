@@ -7,7 +7,6 @@ Functions return a matplotlib ``Figure`` (Agg backend; nothing is shown) and
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from videorope.io import atomic_path  # noqa: E402
 from videorope.rope import ALLOCATIONS, LAYOUTS, frequency_axes, positions  # noqa: E402
 
 __all__ = ["plot_layout", "save_figure"]
@@ -66,7 +66,7 @@ def plot_layout(
         sub = fig.add_subplot(spec[1, col])
         values = video[axis, frame]
         sub.imshow(values.numpy(), cmap="Blues" if axis == 1 else "Greens")
-        for (r, c), v in zip(((r, c) for r in range(H) for c in range(W)), values.flatten().tolist()):
+        for (r, c), v in zip(((r, c) for r in range(H) for c in range(W)), values.flatten().tolist(), strict=True):
             sub.text(c, r, f"{v:g}", ha="center", va="center", fontsize=8)
         sub.set_title(f"frame {frame} ({'h' if axis == 1 else 'w'}), t={video[0, frame, 0, 0].item():g}", fontsize=9)
         sub.set_xticks([])
@@ -84,16 +84,10 @@ def plot_layout(
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write ``fig`` to ``path`` (format from its suffix) via a temporary file and rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
+    """Write ``fig`` to ``path`` (format from its suffix) atomically, then close it."""
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
         plt.close(fig)
-    return path
+    return Path(path)

@@ -94,7 +94,12 @@ def test_generate_equals_full_forward(family, layout, vl_batch):
 
 @pytest.mark.parametrize(
     "scaling, options",
-    [("yarn-v", {"factor": 4}), ("yarn", {"factor": 2}), ("critical-ntk", {"target_length": 2048}), ("linear", {"factor": 2})],
+    [
+        ("yarn-v", {"factor": 4}),
+        ("yarn", {"factor": 2}),
+        ("critical-ntk", {"target_length": 2048}),
+        ("linear", {"factor": 2}),
+    ],
 )
 def test_generate_with_scalings_and_sdpa(scaling, options, vl_batch):
     model = videorope.apply(
@@ -124,8 +129,13 @@ def test_temporal_spacing_moves_video_positions(vl_batch):
 def test_choice_survives_save_and_load(family, tmp_path, vl_batch):
     model = videorope.apply(tiny_model(family), layout="videorope", temporal_spacing=3.0, scaling="yarn-v", factor=2)
     assert model.config.videorope == {
-        "layout": "videorope", "allocation": "videorope", "scaling": "yarn-v",
-        "temporal_spacing": 3.0, "temporal": None, "factor": 2, "original_length": None,
+        "layout": "videorope",
+        "allocation": "videorope",
+        "scaling": "yarn-v",
+        "temporal_spacing": 3.0,
+        "temporal": None,
+        "factor": 2,
+        "original_length": None,
     }
     model.save_pretrained(tmp_path)
     loaded = videorope.from_pretrained(tmp_path).eval()
@@ -156,9 +166,13 @@ def test_grids_that_do_not_match_the_tokens(vl_batch):
     batch = vl_batch(model.config, [[("text", 2), ("video", 2, 2, 2), ("text", 2)]])
     batch["video_grid_thw"] = torch.tensor([[4, 4, 4]])
     with pytest.raises(ValueError, match="does not match its grids"):
-        model.model.get_rope_index(batch["input_ids"], batch["mm_token_type_ids"], video_grid_thw=batch["video_grid_thw"])
+        model.model.get_rope_index(
+            batch["input_ids"], batch["mm_token_type_ids"], video_grid_thw=batch["video_grid_thw"]
+        )
     with pytest.raises(ValueError, match="not divisible by spatial_merge_size=2"):
-        model.model.get_rope_index(batch["input_ids"], batch["mm_token_type_ids"], video_grid_thw=torch.tensor([[2, 3, 4]]))
+        model.model.get_rope_index(
+            batch["input_ids"], batch["mm_token_type_ids"], video_grid_thw=torch.tensor([[2, 3, 4]])
+        )
 
 
 def test_unsupported_model_lists_what_is_supported():

@@ -74,8 +74,13 @@ def test_generate_and_reload(tmp_path):
     assert torch.equal(full, out[:, 20:])
     model.save_pretrained(tmp_path)
     loaded = videorope.from_pretrained(tmp_path)
-    assert loaded.config.videorope == {"layout": None, "allocation": "vanilla", "scaling": "critical-ntk",
-                                       "target_length": 4096, "round_up": True}
+    assert loaded.config.videorope == {
+        "layout": None,
+        "allocation": "vanilla",
+        "scaling": "critical-ntk",
+        "target_length": 4096,
+        "round_up": True,
+    }
     torch.testing.assert_close(run(loaded.eval(), ids), run(model, ids))
 
 

@@ -24,7 +24,9 @@ def positions(B=2, L=37, seed=0):
 )
 def test_cos_sin_matches_qwen_rotary_modules(hf_cls, cfg_cls, allocation, sections):
     config = cfg_cls(
-        hidden_size=1024, num_attention_heads=8, head_dim=128,
+        hidden_size=1024,
+        num_attention_heads=8,
+        head_dim=128,
         rope_parameters={"rope_type": "default", "rope_theta": 1e6, "mrope_section": sections},
     )
     ref_cos, ref_sin = hf_cls(config)(torch.zeros(1, dtype=torch.float32), positions())

@@ -15,7 +15,9 @@ TIME = ["t"] * 64
 
 def hf(rope_type, seq_len=None, **params):
     config = LlamaConfig(
-        hidden_size=4096, num_attention_heads=32, max_position_embeddings=4096,
+        hidden_size=4096,
+        num_attention_heads=32,
+        max_position_embeddings=4096,
         rope_parameters={"rope_type": rope_type, "rope_theta": 10000.0, **params},
     )
     return ROPE_INIT_FUNCTIONS[rope_type](config, seq_len=seq_len)

@@ -21,9 +21,7 @@ __all__ = ["FAMILIES", "apply", "from_pretrained", "positional_choice"]
 def _family(config: Any):
     model_type = getattr(config, "model_type", None)
     if model_type not in FAMILIES:
-        raise ValueError(
-            f"videorope cannot patch model_type {model_type!r}; supported: {', '.join(FAMILIES.names())}"
-        )
+        raise ValueError(f"videorope cannot patch model_type {model_type!r}; supported: {', '.join(FAMILIES.names())}")
     return FAMILIES[model_type]
 
 

@@ -5,8 +5,9 @@ Integrations only wire :mod:`videorope.rope` into models; the math lives there.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -55,7 +56,7 @@ class PositionalChoice:
         scaling: str,
         options: Mapping[str, Any],
         defaults: Mapping[str, Any] | None = None,
-    ) -> "PositionalChoice":
+    ) -> PositionalChoice:
         """Route each option to the one variant that declares it, then validate.
 
         Option names are disjoint across layouts, allocations and scalings, so users pass
@@ -76,7 +77,10 @@ class PositionalChoice:
             for i, (reg, name) in enumerate(parts):
                 if name is not None and key in reg[name].options and key not in routed[i]:
                     routed[i][key] = value
-        resolved = [reg.resolve(name, opts) if name is not None else {} for (reg, name), opts in zip(parts, routed)]
+        resolved = [
+            reg.resolve(name, opts) if name is not None else {}
+            for (reg, name), opts in zip(parts, routed, strict=True)
+        ]
         if layout is not None:  # layouts check their option values when they run: fail now, not at prefill
             positions(layout, [("video", 2, 2, 2)], **resolved[0])
         return cls(layout, allocation, scaling, *resolved)
@@ -106,13 +110,21 @@ _HF_SCALINGS: dict[str, tuple[str, dict[str, str]]] = {
     "dynamic": ("dynamic", {"factor": "factor"}),
     "yarn": (
         "yarn",
-        {"factor": "factor", "beta_fast": "beta_fast", "beta_slow": "beta_slow",
-         "original_max_position_embeddings": "original_length"},
+        {
+            "factor": "factor",
+            "beta_fast": "beta_fast",
+            "beta_slow": "beta_slow",
+            "original_max_position_embeddings": "original_length",
+        },
     ),
     "llama3": (
         "llama3",
-        {"factor": "factor", "low_freq_factor": "low_freq_factor", "high_freq_factor": "high_freq_factor",
-         "original_max_position_embeddings": "original_length"},
+        {
+            "factor": "factor",
+            "low_freq_factor": "low_freq_factor",
+            "high_freq_factor": "high_freq_factor",
+            "original_max_position_embeddings": "original_length",
+        },
     ),
 }
 

@@ -51,9 +51,7 @@ def patch_qwen_vl(model: nn.Module, choice: PositionalChoice, per_frame_video: b
     config = inner.config
     merge = config.vision_config.spatial_merge_size
     old = inner.language_model.rotary_emb
-    inner.language_model.rotary_emb = RotaryEmbedding(rope_spec(config.text_config), choice).to(
-        old.inv_freq.device
-    )
+    inner.language_model.rotary_emb = RotaryEmbedding(rope_spec(config.text_config), choice).to(old.inv_freq.device)
 
     def get_rope_index(
         input_ids: torch.Tensor,
@@ -66,7 +64,9 @@ def patch_qwen_vl(model: nn.Module, choice: PositionalChoice, per_frame_video: b
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Positions float32 (3, B, L) and rope_deltas (B, 1): decode position = cache index + delta."""
         if mm_token_type_ids is None:
-            mm_token_type_ids = (input_ids == config.image_token_id) * IMAGE + (input_ids == config.video_token_id) * VIDEO
+            mm_token_type_ids = (input_ids == config.image_token_id) * IMAGE + (
+                input_ids == config.video_token_id
+            ) * VIDEO
         videos = _merged(video_grid_thw, merge, "video_grid_thw")
         if per_frame_video and videos is not None:
             # Qwen3-VL puts a timestamp between frames: one T=1 grid per frame.

@@ -9,7 +9,8 @@ An entry's ``zero_axes`` meta lists axes whose frequencies are set to zero (HoPE
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from videorope.registry import Registry
 

@@ -18,7 +18,8 @@ padded processor batches from their token-type ids and grids.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
@@ -224,7 +225,7 @@ def _runs(types: torch.Tensor) -> list[tuple[int, int, int]]:
     cuts = (torch.nonzero(types[1:] != types[:-1]).flatten() + 1).tolist()
     bounds = [0, *cuts, types.numel()]
     kinds = types[bounds[:-1]].tolist()
-    return [(k, a, b) for k, a, b in zip(kinds, bounds[:-1], bounds[1:])]
+    return [(k, a, b) for k, a, b in zip(kinds, bounds[:-1], bounds[1:], strict=True)]
 
 
 def batch_positions(
@@ -300,4 +301,3 @@ def batch_positions(
             "every grid needs its placeholder tokens in the input"
         )
     return out, nexts
-

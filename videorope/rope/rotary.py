@@ -12,8 +12,9 @@ first ``r`` (rotary) channels; channels past ``r`` pass through unrotated.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 

@@ -10,8 +10,9 @@ Linear, dynamic, YaRN and Llama-3 reuse the math of transformers' ``ROPE_INIT_FU
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from transformers import PretrainedConfig
