@@ -62,3 +62,13 @@ def test_readme_library_examples_run():
         namespace: dict = {}
         exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["theory"].critical_dimension(128, 10_000, 4096) == 92
+
+
+def test_kernels_install_only_under_videorope(tmp_path):
+    """transformers probes a top-level ``kernels`` module (the HF kernel hub): never install one."""
+    import subprocess
+    import sys
+
+    probe = "import importlib.util as u, videorope.kernels as k; print(u.find_spec('kernels') is None, k.__name__)"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["True", "videorope.kernels"]

@@ -155,45 +155,26 @@ def _tiny_text(model_type: str) -> dict[str, Any]:
     }
 
 
-def _tiny_vision(model_type: str) -> dict[str, Any]:
-    """A one-block vision tower on 4x4-pixel patches with 2x2 merging."""
-    if model_type == "qwen3_vl":
-        return {
-            "depth": 1,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "patch_size": 4,
-            "temporal_patch_size": 2,
-            "spatial_merge_size": 2,
-            "out_hidden_size": 64,
-            "num_position_embeddings": 64,
-            "deepstack_visual_indexes": [0],
-        }
-    if model_type == "qwen2_5_vl":
-        return {
-            "depth": 1,
-            "hidden_size": 32,
-            "intermediate_size": 64,
-            "num_heads": 2,
-            "patch_size": 4,
-            "temporal_patch_size": 2,
-            "spatial_merge_size": 2,
-            "out_hidden_size": 64,
-            "window_size": 16,
-            "fullatt_block_indexes": [0],
-            "tokens_per_second": 2,
-        }
-    return {
-        "depth": 1,
-        "embed_dim": 32,
-        "hidden_size": 64,
-        "mlp_ratio": 2,
-        "num_heads": 2,
-        "patch_size": 4,
-        "temporal_patch_size": 2,
-        "spatial_merge_size": 2,
-    }
+_TINY_PATCHES = {"depth": 1, "num_heads": 2, "patch_size": 4, "temporal_patch_size": 2, "spatial_merge_size": 2}
+_TINY_VISION = {
+    "qwen2_vl": {"embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2},
+    "qwen2_5_vl": {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "out_hidden_size": 64,
+        "window_size": 16,
+        "fullatt_block_indexes": [0],
+        "tokens_per_second": 2,
+    },
+    "qwen3_vl": {
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "out_hidden_size": 64,
+        "num_position_embeddings": 64,
+        "deepstack_visual_indexes": [0],
+    },
+}
+"""One-block vision towers on 4x4-pixel patches, temporal patch 2, 2x2 merging, 64-wide output."""
 
 
 _TINY_SECTIONS = {"qwen2_vl": [2, 3, 3], "qwen2_5_vl": [2, 3, 3], "qwen3_vl": [4, 2, 2]}
@@ -227,7 +208,7 @@ def tiny_config(model_type: str, **text_overrides: Any):
         text["rope_parameters"] = {**text["rope_parameters"], "mrope_section": _TINY_SECTIONS[model_type]}
         if model_type == "qwen3_vl":
             text["rope_parameters"]["mrope_interleaved"] = True
-        return cls(text_config=text, vision_config=_tiny_vision(model_type), **TINY_SPECIAL)
+        return cls(text_config=text, vision_config={**_TINY_PATCHES, **_TINY_VISION[model_type]}, **TINY_SPECIAL)
     return cls(**text)
 
 

@@ -78,8 +78,7 @@ class PositionalChoice:
                 if name is not None and key in reg[name].options and key not in routed[i]:
                     routed[i][key] = value
         resolved = [
-            reg.resolve(name, opts) if name is not None else {}
-            for (reg, name), opts in zip(parts, routed, strict=True)
+            reg.resolve(name, opts) if name is not None else {} for (reg, name), opts in zip(parts, routed, strict=True)
         ]
         if layout is not None:  # layouts check their option values when they run: fail now, not at prefill
             positions(layout, [("video", 2, 2, 2)], **resolved[0])

@@ -99,27 +99,16 @@ def _defaults(config: Any, allocation: str) -> dict[str, Any]:
     return {k: v for k, v in out.items() if v is not None}
 
 
-FAMILIES.register(
-    "qwen2_vl",
-    paper="Qwen2-VL",
-    summary="Qwen2-VL (M-RoPE, chunked sections)",
-    model_class="Qwen2VLForConditionalGeneration",
-    multimodal=True,
-    defaults=_defaults,
-)(patch_qwen_vl)
-FAMILIES.register(
-    "qwen2_5_vl",
-    paper="Qwen2.5-VL",
-    summary="Qwen2.5-VL (M-RoPE with absolute time)",
-    model_class="Qwen2_5_VLForConditionalGeneration",
-    multimodal=True,
-    defaults=_defaults,
-)(patch_qwen_vl)
-FAMILIES.register(
-    "qwen3_vl",
-    paper="Qwen3-VL",
-    summary="Qwen3-VL (interleaved M-RoPE, per-frame grids with timestamps)",
-    model_class="Qwen3VLForConditionalGeneration",
-    multimodal=True,
-    defaults=_defaults,
-)(partial(patch_qwen_vl, per_frame_video=True))
+for _model_type, _cls, _summary, _patch in (
+    ("qwen2_vl", "Qwen2VLForConditionalGeneration", "M-RoPE, chunked sections", patch_qwen_vl),
+    ("qwen2_5_vl", "Qwen2_5_VLForConditionalGeneration", "M-RoPE with absolute time", patch_qwen_vl),
+    (
+        "qwen3_vl",
+        "Qwen3VLForConditionalGeneration",
+        "interleaved M-RoPE, per-frame grids with timestamps",
+        partial(patch_qwen_vl, per_frame_video=True),
+    ),
+):
+    FAMILIES.register(_model_type, paper=_cls, summary=_summary, model_class=_cls, multimodal=True, defaults=_defaults)(
+        _patch
+    )

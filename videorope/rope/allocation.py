@@ -66,7 +66,9 @@ def interleaved(n: int, *, sections: Sequence[int] | None) -> list[str]:
     return axes
 
 
-def _lta(n: int, temporal: int | None) -> list[str]:
+def lta(n: int, *, temporal: int | None) -> list[str]:
+    """Low-frequency temporal allocation: h/w alternate on the high frequencies, t on the
+    ``temporal`` lowest (default a quarter of them)."""
     temporal = n // 4 if temporal is None else int(temporal)
     if not 0 <= temporal <= n:
         raise ValueError(f"temporal={temporal} frequencies must lie in [0, head_dim/2 = {n}]")
@@ -74,25 +76,19 @@ def _lta(n: int, temporal: int | None) -> list[str]:
     return ["h" if i % 2 == 0 else "w" for i in range(spatial)] + ["t"] * temporal
 
 
-@ALLOCATIONS.register(
+ALLOCATIONS.register(
     "videorope",
     paper="VideoRoPE (Wei et al., ICML 2025)",
     summary="low-frequency temporal allocation (LTA): h/w interleaved on the high frequencies, t on the lowest quarter",
     options={"temporal": None},
-)
-def videorope(n: int, *, temporal: int | None) -> list[str]:
-    return _lta(n, temporal)
-
-
-@ALLOCATIONS.register(
+)(lta)
+ALLOCATIONS.register(
     "hope",
     paper="HoPE (Li et al., NeurIPS 2025)",
     summary="LTA with the temporal frequencies set to zero (no rotation along time)",
     options={"temporal": None},
     zero_axes=("t",),
-)
-def hope(n: int, *, temporal: int | None) -> list[str]:
-    return _lta(n, temporal)
+)(lta)
 
 
 @ALLOCATIONS.register(

@@ -127,38 +127,31 @@ def qwen3(s: float, T: int, H: int, W: int, seconds: float | None) -> tuple[torc
     return pos, s + T * max(H, W)
 
 
-def _diagonal(s: float, T: int, H: int, W: int, spacing: float) -> tuple[torch.Tensor, float]:
-    """VideoRoPE's diagonal layout: each frame's spatial grid centred on its own time index."""
+def diagonal(
+    s: float, T: int, H: int, W: int, seconds: float | None, *, temporal_spacing: float
+) -> tuple[torch.Tensor, float]:
+    """VideoRoPE's diagonal layout: t = s + delta*f, each frame's spatial grid centred on t."""
+    delta = _positive("temporal_spacing", temporal_spacing)
     f, r, c = _grid(T, H, W)
-    t = s + spacing * f
+    t = s + delta * f
     pos = torch.stack([t, t + r - (H - 1) // 2, t + c - (W - 1) // 2])
-    return pos, s + spacing * (T - 1) + 1
+    return pos, s + delta * (T - 1) + 1
 
 
-@LAYOUTS.register(
+LAYOUTS.register(
     "videorope",
     paper="VideoRoPE (Wei et al., ICML 2025)",
     summary="diagonal layout, t = s + delta*f, spatial grid centred on t; adjustable temporal spacing delta",
     options={"temporal_spacing": 2.0},
     default_allocation="videorope",
-)
-def videorope(
-    s: float, T: int, H: int, W: int, seconds: float | None, *, temporal_spacing: float
-) -> tuple[torch.Tensor, float]:
-    return _diagonal(s, T, H, W, _positive("temporal_spacing", temporal_spacing))
-
-
-@LAYOUTS.register(
+)(diagonal)
+LAYOUTS.register(
     "hope",
     paper="HoPE (Li et al., NeurIPS 2025)",
     summary="VideoRoPE's diagonal layout with the temporal spacing chosen at inference (drawn per video in training)",
     options={"temporal_spacing": 1.0},
     default_allocation="hope",
-)
-def hope(
-    s: float, T: int, H: int, W: int, seconds: float | None, *, temporal_spacing: float
-) -> tuple[torch.Tensor, float]:
-    return _diagonal(s, T, H, W, _positive("temporal_spacing", temporal_spacing))
+)(diagonal)
 
 
 @LAYOUTS.register(

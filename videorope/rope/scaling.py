@@ -61,6 +61,14 @@ def _hf(rope: RopeSpec, rope_type: str, seq_len: int | None = None, **params: An
     return inv_freq.float(), float(attention_factor)
 
 
+def _hf_extension(
+    rope: RopeSpec, rope_type: str, factor: float, original_length: int | None, **params: Any
+) -> tuple[torch.Tensor, float]:
+    """``_hf`` for the scalings that extend from an original length (default: the training length)."""
+    original = original_length or rope.train_length
+    return _hf(rope, rope_type, factor=_factor(factor), original_max_position_embeddings=original, **params)
+
+
 def _factor(value: float) -> float:
     if not value >= 1:
         raise ValueError(f"scaling factor must be >= 1 (the context grows by it), got {value!r}")
@@ -120,14 +128,7 @@ def yarn(
     beta_slow: float,
     original_length: int | None,
 ) -> tuple[torch.Tensor, float]:
-    return _hf(
-        rope,
-        "yarn",
-        factor=_factor(factor),
-        beta_fast=beta_fast,
-        beta_slow=beta_slow,
-        original_max_position_embeddings=original_length or rope.train_length,
-    )
+    return _hf_extension(rope, "yarn", factor, original_length, beta_fast=beta_fast, beta_slow=beta_slow)
 
 
 @SCALINGS.register(
@@ -146,13 +147,8 @@ def llama3(
     high_freq_factor: float,
     original_length: int | None,
 ) -> tuple[torch.Tensor, float]:
-    return _hf(
-        rope,
-        "llama3",
-        factor=_factor(factor),
-        low_freq_factor=low_freq_factor,
-        high_freq_factor=high_freq_factor,
-        original_max_position_embeddings=original_length or rope.train_length,
+    return _hf_extension(
+        rope, "llama3", factor, original_length, low_freq_factor=low_freq_factor, high_freq_factor=high_freq_factor
     )
 
 
