@@ -181,3 +181,26 @@ def test_unsupported_model_lists_what_is_supported():
     model = GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64))
     with pytest.raises(ValueError, match="cannot patch model_type 'gpt2'; supported: qwen2_vl, qwen2_5_vl, qwen3_vl"):
         videorope.apply(model)
+
+
+def test_parity_on_pixels_from_the_real_image_processor(vl_batch):
+    """Grids and patches from transformers' own Qwen2-VL image processor, not hand-made."""
+    import numpy as np
+    from PIL import Image
+    from transformers.models.qwen2_vl.image_processing_pil_qwen2_vl import Qwen2VLImageProcessorPil
+
+    processor = Qwen2VLImageProcessorPil(patch_size=4, temporal_patch_size=2, merge_size=2, max_pixels=48 * 48)
+    rng = np.random.default_rng(0)
+    images = [Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)) for h, w in [(24, 40), (40, 16)]]
+    pixels = processor(images=images, return_tensors="pt")
+    merged = (pixels["image_grid_thw"][:, 1:] // 2).tolist()
+    stock = tiny_model("qwen2_vl")
+    patched = videorope.apply(copy.deepcopy(stock), layout="mrope")
+    rows = [[("text", 3), ("image", *merged[0]), ("text", 2)], [("text", 1), ("image", *merged[1]), ("text", 4)]]
+    batch = vl_batch(stock.config, rows)
+    assert torch.equal(batch["image_grid_thw"], pixels["image_grid_thw"])
+    batch["pixel_values"] = pixels["pixel_values"]
+    mask = batch["attention_mask"].bool()
+    torch.testing.assert_close(logits(patched, batch)[mask], logits(stock, batch)[mask], rtol=0, atol=0)
+    ours = videorope.apply(copy.deepcopy(stock), layout="videorope")
+    assert not torch.allclose(logits(ours, batch)[mask], logits(stock, batch)[mask])
