@@ -1,0 +1,142 @@
+"""V-RULER scoring: teacher-forced exact match, generated answers, multiple choice, aggregates.
+
+Pure functions. Conventions (REFERENCE section 8):
+- retrieval is scored teacher-forced: the answer tokens are fed after the prompt and every
+  answer position's argmax must be its token; a tie for the maximum counts as wrong (the
+  model did not prefer the answer);
+- free text is normalised (case, surrounding punctuation, whitespace) before matching;
+- the V-RULER score is the mean over tasks of each task's accuracy over all its samples.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "Aggregate",
+    "aggregate",
+    "choice_match",
+    "generated_match",
+    "list_match",
+    "normalize",
+    "teacher_forced_exact",
+]
+
+_STRIP = string.punctuation + string.whitespace
+
+
+def normalize(text: str) -> str:
+    """Case-folded, whitespace collapsed, surrounding punctuation removed."""
+    return " ".join(text.casefold().split()).strip(_STRIP)
+
+
+def teacher_forced_exact(
+    logits: torch.Tensor, answer_ids: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Whether every answer token is the strict argmax at its position.
+
+    Args:
+        logits: (B, A, V) logits that PREDICT the answer tokens (position ``i`` predicts
+            ``answer_ids[:, i]``; i.e. already shifted by one from the model's output).
+        answer_ids: (B, A) answer token ids.
+        mask: (B, A) bool, False for padding in shorter answers.
+
+    Returns:
+        bool (B,).
+    """
+    if logits.shape[:2] != answer_ids.shape:
+        raise ValueError(f"logits {tuple(logits.shape)} do not cover answer_ids {tuple(answer_ids.shape)}")
+    target = logits.gather(-1, answer_ids.unsqueeze(-1))  # (B, A, 1)
+    best_other = logits.scatter(-1, answer_ids.unsqueeze(-1), float("-inf")).amax(-1, keepdim=True)
+    ok = (target > best_other).squeeze(-1)  # strict: ties are wrong
+    if mask is not None:
+        ok = ok | ~mask.bool()
+    return ok.all(-1)
+
+
+def generated_match(prediction: str, answer: str) -> bool:
+    """A generated answer matches if, normalised, it is the answer or starts with it as a whole word
+    (``"7."``, ``"7, on the balloon"``); ``"17"`` does not match ``"7"``."""
+    pred, ans = normalize(prediction), normalize(answer)
+    if not ans:
+        raise ValueError("the reference answer is empty")
+    return pred == ans or (pred.startswith(ans) and not pred[len(ans)].isalnum())
+
+
+_ITEM = re.compile(r"[^\s,;]+")
+
+
+def list_match(prediction: str, answer: Sequence[str], ordered: bool) -> bool:
+    """A list answer (``"3, 8, 5"``): the items found, in order (``ordered``) or as a set.
+
+    Items are split on commas, semicolons and whitespace; ``and`` is ignored.
+    """
+    items = [normalize(x) for x in _ITEM.findall(prediction.casefold())]
+    items = [x for x in items if x and x != "and"]
+    expected = [normalize(x) for x in answer]
+    return items == expected if ordered else (len(items) == len(expected) and sorted(items) == sorted(expected))
+
+
+_LETTER = re.compile(r"^\(?([A-Za-z])\)?(?:[.:)\s]|$)")
+
+
+def choice_match(prediction: str, options: Sequence[str], answer: str) -> bool:
+    """Multiple choice: the prediction names the answer by letter (``"B"``, ``"(B)"``, ``"B. 7"``)
+    or by its option text. A letter outside the options, or text that names no option or
+    several (``"7 or 3"``), is wrong."""
+    if answer not in options:
+        raise ValueError(f"answer {answer!r} is not among the options {list(options)}")
+    text = prediction.strip()
+    letter = _LETTER.match(text)
+    if letter:
+        index = ord(letter.group(1).upper()) - ord("A")
+        return 0 <= index < len(options) and options[index] == answer
+    named = [o for o in options if re.search(rf"(?<!\w){re.escape(normalize(o))}(?!\w)", normalize(text))]
+    return named == [answer]
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Accuracy per (task, frame_count, depth) cell, per task, and the overall V-RULER score."""
+
+    cells: dict[tuple[str, int, float], tuple[float, int]]
+    tasks: dict[str, tuple[float, int]]
+    overall: float
+
+    def to_dict(self) -> dict:
+        return {
+            "overall": self.overall,
+            "tasks": {t: {"accuracy": a, "samples": n} for t, (a, n) in self.tasks.items()},
+            "cells": [
+                {"task": t, "frame_count": f, "depth": d, "accuracy": a, "samples": n}
+                for (t, f, d), (a, n) in sorted(self.cells.items())
+            ],
+        }
+
+
+def aggregate(results: Iterable[Mapping]) -> Aggregate:
+    """Aggregate result records (each with ``task``, ``frame_count``, ``depth``, ``correct``)."""
+    cells: dict[tuple[str, int, float], list[bool]] = defaultdict(list)
+    tasks: dict[str, list[bool]] = defaultdict(list)
+    for i, r in enumerate(results):
+        try:
+            key = (str(r["task"]), int(r["frame_count"]), float(r["depth"]))
+            correct = bool(r["correct"])
+        except KeyError as err:
+            raise ValueError(f"result {i} lacks {err}; records need task, frame_count, depth, correct") from None
+        cells[key].append(correct)
+        tasks[key[0]].append(correct)
+    if not tasks:
+        raise ValueError("no results to aggregate")
+    mean = {k: (sum(v) / len(v), len(v)) for k, v in tasks.items()}
+    return Aggregate(
+        cells={k: (sum(v) / len(v), len(v)) for k, v in cells.items()},
+        tasks=mean,
+        overall=sum(a for a, _ in mean.values()) / len(mean),
+    )
