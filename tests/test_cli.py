@@ -72,3 +72,12 @@ def test_kernels_install_only_under_videorope(tmp_path):
     probe = "import importlib.util as u, videorope.kernels as k; print(u.find_spec('kernels') is None, k.__name__)"
     out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["True", "videorope.kernels"]
+
+
+def test_every_subpackage_is_listed_for_installation():
+    tomllib = pytest.importorskip("tomllib")
+
+    root = README.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(root).parts) for p in (root / "videorope").rglob("__init__.py")}
+    assert found | {"videorope.kernels"} == listed
