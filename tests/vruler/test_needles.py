@@ -339,3 +339,14 @@ def test_one_file_name_for_two_contents_is_an_error(tmp_path):
     b = replace(a, label="10" if a.label != "10" else "11")  # same image path, other content
     with pytest.raises(ValueError, match="needle 1: image .* also used by a needle that draws other content"):
         write_needle_images(tmp_path, [a, b], size=32)
+
+
+def test_look_alikes_with_a_key_change_stay_unambiguous():
+    from videorope.vruler.needles import look_alikes, retrieval_needle
+
+    needle = retrieval_needle(3)
+    (d,) = look_alikes(needle, key="colour", seed=1)
+    assert d.object == needle.object and d.colour != needle.colour and d.label != needle.label
+    assert d.label in needle.options and d.image != needle.image
+    with pytest.raises(ValueError, match="key must be"):
+        look_alikes(needle, key="label")

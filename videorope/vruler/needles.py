@@ -560,7 +560,7 @@ def retrieval_needle(seed: int, *, ask: str = "label", n_options: int = 4) -> Ne
     )
 
 
-def look_alikes(needle: NeedleSpec, n: int = 1, *, seed: int = 0) -> list[NeedleSpec]:
+def look_alikes(needle: NeedleSpec, n: int = 1, *, seed: int = 0, key: str | None = None) -> list[NeedleSpec]:
     """``n`` distractors for ``needle`` that differ from it in exactly the asked attribute.
 
     Each distractor keeps every attribute of ``needle`` except ``needle.asked`` ("label",
@@ -569,6 +569,11 @@ def look_alikes(needle: NeedleSpec, n: int = 1, *, seed: int = 0) -> list[Needle
     the answer. Distractors are distinct from each other; question and options are the
     needle's, ``answer`` the distractor's own value, ``kind="distractor"``. ``seed`` picks
     which wrong options become lures. ``n`` must be at most ``len(needle.options) - 1``.
+
+    A look-alike that differs ONLY in the asked attribute makes the question ambiguous
+    (two red balloons, two numbers). ``key="colour"`` (or ``"object"``) also changes that
+    identifying attribute to another value, so the question names the needle alone while
+    the distractor still looks alike and carries a lure among the options.
     """
     if needle.asked not in _QUESTIONS or not needle.drawable or needle.count is not None:
         raise ValueError(
@@ -584,10 +589,16 @@ def look_alikes(needle: NeedleSpec, n: int = 1, *, seed: int = 0) -> list[Needle
         wrong = [o for o in wrong if _is_label(o)]
     if not 0 <= n <= len(wrong):
         raise ValueError(f"n={n} look-alikes requested but the needle has only {len(wrong)} drawable wrong options")
+    if key is not None and (key == needle.asked or key not in ("colour", "object")):
+        raise ValueError(f"key must be 'colour' or 'object' and differ from the asked attribute, got {key!r}")
+    rng = random.Random(seed)
     out = []
-    for value in random.Random(seed).sample(wrong, n):
+    for value in rng.sample(wrong, n):
         kw = {k: getattr(needle, k) for k in ("question", "options", "asked", "object", "colour", "label")}
         kw[needle.asked] = value
+        if key is not None:
+            domain = OBJECTS if key == "object" else tuple(COLOURS)
+            kw[key] = rng.choice([v for v in domain if v != getattr(needle, key)])
         out.append(_spec(**kw, answer=value, kind="distractor"))
     return out
 

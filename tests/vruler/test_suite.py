@@ -1,0 +1,120 @@
+"""Generating a suite: determinism, resume, placement rules, and materialised pixels."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+pytest.importorskip("decord")
+pytest.importorskip("av")
+
+from videorope.vruler.haystack import read_frames, write_haystack  # noqa: E402
+from videorope.vruler.manifest import read_manifest  # noqa: E402
+from videorope.vruler.materialize import fit_image, materialize  # noqa: E402
+from videorope.vruler.placement import depth_position  # noqa: E402
+from videorope.vruler.suite import HaystackConfig, SuiteConfig, generate_suite  # noqa: E402
+from videorope.vruler.tasks import TASKS  # noqa: E402
+
+TINY = SuiteConfig(
+    name="tiny",
+    seed=7,
+    frame_counts=(12, 24),
+    depths=(0.0, 0.5, 1.0),
+    samples_per_cell=2,
+    haystack=HaystackConfig(height=48, width=64, fps=2.0),
+    tasks={
+        "v-niah": {},
+        "v-niah-d": {"distance": 6},
+        "multi-key-multi-value": {"values": [3, 4], "window": 0.25},
+        "counting": {},
+        "ordering": {},
+        "multimodal-stack": {"text_tokens": 64},
+    },
+)
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    out = tmp_path_factory.mktemp("suite")
+    return out, read_manifest(generate_suite(TINY, out, progress=False))
+
+
+def test_every_task_and_cell_is_generated(suite):
+    _, samples = suite
+    assert sorted({s.task for s in samples}) == sorted(TASKS.names())
+    per_task = {t: sum(s.task == t for s in samples) for t in TASKS.names()}
+    assert per_task["v-niah"] == 2 * 3 * 2 and per_task["counting"] == 2 * 1 * 2  # counting ignores depth
+    assert len({s.id for s in samples}) == len(samples)
+
+
+def test_same_seed_same_bytes_and_rerun_skips(suite, tmp_path):
+    out, _ = suite
+    again = generate_suite(TINY, tmp_path, progress=False)
+    assert again.read_bytes() == (out / "manifest.jsonl").read_bytes()
+    haystack = out / "haystack" / "haystack.mp4"
+    before = haystack.stat().st_mtime_ns
+    generate_suite(TINY, out, progress=False)
+    assert haystack.stat().st_mtime_ns == before
+    other = generate_suite(dataclasses.replace(TINY, seed=8), tmp_path / "b", progress=False)
+    assert other.read_bytes() != again.read_bytes()
+
+
+def test_needles_sit_at_their_depth(suite):
+    _, samples = suite
+    for s in samples:
+        if s.task in ("v-niah", "v-niah-d"):
+            assert s.needle_frames == [depth_position(s.frame_count, s.depth)]
+
+
+def test_distractor_distance_and_side_rule(suite):
+    _, samples = suite
+    for s in (s for s in samples if s.task == "v-niah-d"):
+        (needle,) = s.needle_frames
+        fits = [p for p in (needle - 6, needle + 6) if 0 <= p < s.frame_count]
+        if fits:
+            assert s.distractor_frames and s.distractor_frames[0] in fits
+        else:
+            assert s.distractor_frames == []
+        inserts = {i.role: i.image for i in s.inserts}
+        if "distractor" in inserts:
+            assert inserts["distractor"] != inserts["needle"]
+
+
+def test_multi_value_needles_share_a_window(suite):
+    _, samples = suite
+    for s in (s for s in samples if s.task == "multi-key-multi-value"):
+        assert 3 <= len(s.needle_frames) <= 4
+        assert s.needle_frames == sorted(s.needle_frames)
+        assert s.answer == ", ".join(s.answer.split(", "))
+
+
+def test_materialised_pixels(suite):
+    out, samples = suite
+    for s in samples[:: max(1, len(samples) // 12)]:
+        frames = materialize(s, out)
+        assert frames.shape == (s.frame_count, 48, 64, 3) and frames.dtype == np.uint8
+        plan = s.frame_plan()
+        haystack = read_frames(out / s.haystack, [x for kind, x in plan if kind == "haystack"])
+        h = iter(haystack)
+        for i, (kind, x) in enumerate(plan):
+            expected = next(h) if kind == "haystack" else fit_image(str(out / x), 48, 64)
+            assert np.array_equal(frames[i], expected), (s.id, i)
+        for p in s.needle_frames:  # a needle frame is not a haystack frame
+            assert not any(np.array_equal(frames[p], f) for f in haystack)
+
+
+def test_bad_configs_fail_before_any_work(tmp_path):
+    with pytest.raises(ValueError, match="unknown task 'v-niha'"):
+        dataclasses.replace(TINY, tasks={"v-niha": {}})
+    with pytest.raises(ValueError, match="unknown option"):
+        dataclasses.replace(TINY, tasks={"v-niah-d": {"distanse": 3}})
+    with pytest.raises(ValueError, match="depths must be fractions"):
+        dataclasses.replace(TINY, depths=(1.5,))
+    assert not any(tmp_path.iterdir())
+
+
+def test_user_video_too_short(tmp_path):
+    video = write_haystack(tmp_path / "mine.mp4", 10, 32, 32)
+    config = dataclasses.replace(TINY, haystack=HaystackConfig(videos=video.path), tasks={"v-niah": {}})
+    with pytest.raises(ValueError, match="needs 11 haystack frames but the longest haystack has 10"):
+        generate_suite(config, tmp_path / "suite", progress=False)

@@ -1,0 +1,111 @@
+"""A V-RULER suite on disk: haystack video(s), needle images and one JSONL manifest.
+
+    suite/
+      suite.json          the resolved config (what was generated)
+      haystack/*.mp4      generated haystack (absent when the config names user videos)
+      needles/*.png       needle and distractor images
+      needles.json        their specs (questions, answers, attributes)
+      manifest.jsonl      one sample per line (see :mod:`videorope.vruler.manifest`)
+
+Every file is written atomically and a re-run skips what is complete, so an interrupted
+generation resumes. The same config and seed give a byte-identical manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from videorope.io import write_json
+from videorope.vruler.haystack import VideoInfo, find_videos, probe, write_haystack
+from videorope.vruler.manifest import Sample, write_manifest
+from videorope.vruler.needles import save_needles, write_needle_images
+from videorope.vruler.tasks import TASKS, Cell, Material
+
+__all__ = ["HaystackConfig", "SuiteConfig", "generate_suite", "sample_seed"]
+
+MANIFEST = "manifest.jsonl"
+
+
+@dataclass(frozen=True)
+class HaystackConfig:
+    """The haystack: generated (``frames`` defaults to the largest frame count) or user ``videos``."""
+
+    frames: int | None = None
+    height: int = 224
+    width: int = 224
+    fps: float = 2.0
+    videos: str | None = None
+
+
+@dataclass(frozen=True)
+class SuiteConfig:
+    """A sweep of tasks over frame counts and needle depths (REFERENCE section 8)."""
+
+    name: str = "custom"
+    seed: int = 0
+    frame_counts: tuple[int, ...] = (16, 32, 64)
+    depths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+    samples_per_cell: int = 1
+    haystack: HaystackConfig = field(default_factory=HaystackConfig)
+    tasks: dict[str, Any] = field(default_factory=lambda: {name: {} for name in TASKS.names()})
+
+    def __post_init__(self) -> None:
+        if not self.frame_counts or min(self.frame_counts) < 1:
+            raise ValueError(f"frame_counts must be positive integers, got {self.frame_counts}")
+        if not self.depths or not all(0 <= d <= 1 for d in self.depths):
+            raise ValueError(f"depths must be fractions in [0, 1], got {self.depths}")
+        if self.samples_per_cell < 1:
+            raise ValueError(f"samples_per_cell must be >= 1, got {self.samples_per_cell}")
+        for name, options in self.tasks.items():
+            TASKS.resolve(name, options or {})  # unknown task or option: fail before any work
+
+    def cells(self) -> list[Cell]:
+        """Every (task, frame count, depth, index) of the sweep, in a fixed order."""
+        out = []
+        for task in self.tasks:
+            depths = self.depths if TASKS[task].meta["uses_depth"] else (0.0,)
+            for frames in self.frame_counts:
+                for depth in depths:
+                    for index in range(self.samples_per_cell):
+                        out.append(Cell(task, frames, depth, index, sample_seed(self.seed, task, frames, depth, index)))
+        return out
+
+
+def sample_seed(seed: int, task: str, frames: int, depth: float, index: int) -> int:
+    """A stable per-sample seed (same on every machine and Python version)."""
+    return zlib.crc32(f"{seed}/{task}/{frames}/{depth:.6f}/{index}".encode())
+
+
+def _haystacks(config: SuiteConfig, out: Path, progress: bool) -> list[VideoInfo]:
+    """Probe the user's videos, or write (or reuse) the generated haystack."""
+    h = config.haystack
+    if h.videos is not None:
+        return [probe(p) for p in find_videos(h.videos)]
+    frames = h.frames or max(config.frame_counts)
+    path = out / "haystack" / "haystack.mp4"
+    if path.exists():
+        info = probe(path)
+        if (info.num_frames, info.height, info.width) == (frames, h.height, h.width):
+            return [dataclasses.replace(info, path="haystack/haystack.mp4")]
+    info = write_haystack(path, frames, h.height, h.width, h.fps, seed=config.seed, progress=progress)
+    return [dataclasses.replace(info, path="haystack/haystack.mp4")]
+
+
+def generate_suite(config: SuiteConfig, out: str | Path, progress: bool = True) -> Path:
+    """Write the suite for ``config`` under ``out``; returns the manifest path."""
+    out = Path(out)
+    material = Material(_haystacks(config, out, progress))
+    samples: list[Sample] = []
+    for cell in tqdm(config.cells(), desc="samples", disable=not progress):
+        samples.append(TASKS[cell.task].fn(cell, material, **TASKS.resolve(cell.task, config.tasks[cell.task] or {})))
+    needles = sorted(material.needles.values(), key=lambda n: n.image)
+    write_needle_images(out, needles, size=min(config.haystack.height, config.haystack.width))
+    save_needles(out / "needles.json", needles)
+    write_json(out / "suite.json", dataclasses.asdict(config))
+    return write_manifest(out / MANIFEST, samples)

@@ -1,0 +1,95 @@
+"""What every V-RULER task shares: the sweep cell, the material, and sample assembly.
+
+A task is a pure function ``fn(cell, material, **options) -> Sample`` registered in
+:data:`TASKS`; its randomness comes only from ``cell.seed``. Tasks whose needles are spread
+evenly (counting, ordering) are registered with ``uses_depth=False`` and swept at depth 0.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from videorope.registry import Registry
+from videorope.vruler.haystack import VideoInfo
+from videorope.vruler.manifest import Insert, Sample
+from videorope.vruler.needles import NeedleSpec
+
+__all__ = ["TASKS", "Cell", "Material", "make_sample"]
+
+TASKS = Registry("task")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One point of the sweep: ``index``-th sample at ``frame_count`` frames and ``depth``."""
+
+    task: str
+    frame_count: int
+    depth: float
+    index: int
+    seed: int
+
+    @property
+    def rng(self) -> random.Random:
+        return random.Random(self.seed)
+
+    @property
+    def id(self) -> str:
+        return f"{self.task}/f{self.frame_count:05d}/d{self.depth:.2f}/{self.index}"
+
+
+@dataclass
+class Material:
+    """Haystack videos (paths as the manifest records them) and the needles used so far."""
+
+    haystacks: list[VideoInfo]
+    needles: dict[str, NeedleSpec] = field(default_factory=dict)
+
+    def use(self, needle: NeedleSpec) -> str:
+        """Record ``needle`` for writing and return its image path."""
+        self.needles.setdefault(needle.image, needle)
+        return needle.image
+
+    def haystack_frames(self, rng: random.Random, n: int) -> tuple[str, tuple[int, int, int]]:
+        """A haystack and ``n`` frames of it, evenly strided over its length, as (path, range)."""
+        fits = [h for h in self.haystacks if h.num_frames >= n]
+        if not fits:
+            longest = max(h.num_frames for h in self.haystacks)
+            raise ValueError(
+                f"a sample needs {n} haystack frames but the longest haystack has {longest}; "
+                "use a longer video or lower frame_counts"
+            )
+        video = rng.choice(fits)
+        step = video.num_frames // n
+        return video.path, (0, step * n, step)
+
+
+def make_sample(
+    cell: Cell,
+    material: Material,
+    needles: list[tuple[int, NeedleSpec, str]],
+    question: str,
+    answer: str,
+    scoring: str,
+    options: tuple[str, ...] | None,
+    context: dict | None = None,
+) -> Sample:
+    """Assemble a sample from (position, needle, role) inserts and the question."""
+    inserts = tuple(sorted((Insert(p, material.use(n), role) for p, n, role in needles), key=lambda i: i.position))
+    haystack, frames = material.haystack_frames(cell.rng, cell.frame_count - len(inserts))
+    return Sample(
+        id=cell.id,
+        task=cell.task,
+        question=question,
+        answer=answer,
+        scoring=scoring,
+        frame_count=cell.frame_count,
+        depth=cell.depth,
+        seed=cell.seed,
+        haystack=haystack,
+        haystack_range=frames,
+        inserts=inserts,
+        options=options,
+        context=context or {},
+    )

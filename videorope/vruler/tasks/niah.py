@@ -1,0 +1,45 @@
+"""V-NIAH and V-NIAH-D: one needle at a depth; optionally one look-alike distractor at +-D frames."""
+
+from __future__ import annotations
+
+from videorope.vruler.manifest import Sample
+from videorope.vruler.needles import look_alikes, retrieval_needle
+from videorope.vruler.placement import depth_position, distractor_position
+from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
+
+
+@TASKS.register(
+    "v-niah",
+    paper="LongVA (Zhang et al., 2024); VideoRoPE (Wei et al., ICML 2025)",
+    summary="one needle image at a depth; what number is on the <colour> <object>?",
+    options={"ask": "label", "n_options": 4},
+    uses_depth=True,
+)
+def v_niah(cell: Cell, material: Material, *, ask: str, n_options: int) -> Sample:
+    needle = retrieval_needle(cell.seed, ask=ask, n_options=n_options)
+    position = depth_position(cell.frame_count, cell.depth)
+    return make_sample(
+        cell, material, [(position, needle, "needle")], needle.question, needle.answer, "choice", needle.options
+    )
+
+
+@TASKS.register(
+    "v-niah-d",
+    paper="VideoRoPE (Wei et al., ICML 2025)",
+    summary="V-NIAH plus a look-alike distractor `distance` frames away (random side, forced to the side that fits)",
+    options={"distance": 200, "n_options": 4},
+    uses_depth=True,
+)
+def v_niah_d(cell: Cell, material: Material, *, distance: int, n_options: int) -> Sample:
+    rng = cell.rng
+    needle = retrieval_needle(cell.seed, n_options=n_options)
+    position = depth_position(cell.frame_count, cell.depth)
+    inserts = [(position, needle, "needle")]
+    other = distractor_position(cell.frame_count, position, distance, rng)
+    if other is not None:
+        # Same object, another colour, a lure number among the options: the question still names the needle alone.
+        (lure,) = look_alikes(needle, seed=rng.randrange(2**31), key="colour")
+        inserts.append((other, lure, "distractor"))
+    return make_sample(
+        cell, material, inserts, needle.question, needle.answer, "choice", needle.options, {"distance": distance}
+    )
