@@ -62,6 +62,14 @@ def _layout(args: argparse.Namespace) -> None:
     print(save_figure(fig, args.out))
 
 
+def _vruler_generate(args: argparse.Namespace) -> None:
+    from videorope.config import load
+    from videorope.vruler.suite import SuiteConfig, generate_suite
+
+    config = load(SuiteConfig, args.config, args.set)
+    print(generate_suite(config, args.out, progress=not args.quiet))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from videorope.models import KNOWN_CONFIGS
     from videorope.rope import ALLOCATIONS, LAYOUTS
@@ -95,6 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="layout.png", help="image path (default layout.png)")
     p.set_defaults(run=_layout)
+
+    vruler = sub.add_parser("vruler", help="V-RULER: generate a video long-context suite, evaluate, report")
+    vsub = vruler.add_subparsers(dest="vruler_command", required=True, metavar="STEP")
+    p = vsub.add_parser("generate", help="write haystack video, needle images and the JSONL manifest")
+    p.add_argument("--config", help="suite YAML, e.g. configs/vruler/cpu-small.yaml (default: built-in defaults)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set haystack.videos=my_videos/ (repeatable)",
+    )
+    p.add_argument("--out", required=True, help="suite folder (created; a re-run resumes)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_vruler_generate)
     return parser
 
 
@@ -108,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except ValueError as err:
+    except (ValueError, TypeError, FileNotFoundError) as err:
         print(f"videorope {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

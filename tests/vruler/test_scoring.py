@@ -137,3 +137,23 @@ def test_spread_and_window_positions():
     assert window_positions(4, 0.5, 4, 0.1, rng) == [0, 1, 2, 3]
     with pytest.raises(ValueError, match="cannot place 5"):
         window_positions(4, 0.5, 5, 0.1, rng)
+
+
+@pytest.mark.parametrize(
+    "prediction, scoring, answer, options, ok",
+    [
+        ("B", "choice", "47", ("12", "47"), True),
+        ("47", "choice", "47", ("12", "47"), True),
+        ("12", "choice", "47", ("12", "47"), False),
+        ("red star, blue heart", "list-ordered", "red star, blue heart", None, True),
+        ("blue heart and red star", "list-ordered", "red star, blue heart", None, False),
+        ("blue heart and red star", "list", "red star, blue heart", None, True),
+        ("A", "list-ordered", "12, 47", ("12, 47", "47, 12"), True),
+        ("12 47", "list-ordered", "12, 47", None, True),
+        ("7.", "exact", "7", None, True),
+    ],
+)
+def test_grade_dispatches_on_scoring(prediction, scoring, answer, options, ok):
+    from videorope.vruler.scoring import grade
+
+    assert grade(prediction, scoring, answer, options) is ok

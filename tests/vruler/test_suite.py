@@ -118,3 +118,35 @@ def test_user_video_too_short(tmp_path):
     config = dataclasses.replace(TINY, haystack=HaystackConfig(videos=video.path), tasks={"v-niah": {}})
     with pytest.raises(ValueError, match="needs 11 haystack frames but the longest haystack has 10"):
         generate_suite(config, tmp_path / "suite", progress=False)
+
+
+def test_cli_generate(tmp_path, capsys):
+    from videorope.cli import main
+
+    config = tmp_path / "s.yaml"
+    config.write_text("frame_counts: [8]\ndepths: [0.5]\nhaystack: {height: 32, width: 32}\ntasks: {v-niah: {}}\n")
+    assert (
+        main(["vruler", "generate", "--config", str(config), "--out", str(tmp_path / "s"), "-q", "--set", "seed=3"])
+        == 0
+    )
+    manifest = tmp_path / "s" / "manifest.jsonl"
+    assert str(manifest) in capsys.readouterr().out
+    assert [s.seed for s in read_manifest(manifest)] != []
+    assert (
+        main(
+            [
+                "vruler",
+                "generate",
+                "--config",
+                str(config),
+                "--out",
+                str(tmp_path / "t"),
+                "-q",
+                "--set",
+                "tasks={v-nah: {}}",
+            ]
+        )
+        == 2
+    )
+    assert "unknown task 'v-nah'" in capsys.readouterr().err
+    assert not (tmp_path / "t").exists()

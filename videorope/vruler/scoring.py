@@ -23,6 +23,7 @@ __all__ = [
     "aggregate",
     "choice_match",
     "generated_match",
+    "grade",
     "list_match",
     "normalize",
     "teacher_forced_exact",
@@ -69,17 +70,20 @@ def generated_match(prediction: str, answer: str) -> bool:
     return pred == ans or (pred.startswith(ans) and not pred[len(ans)].isalnum())
 
 
-_ITEM = re.compile(r"[^\s,;]+")
+_SEPARATOR = re.compile(r"[,;\n]|\band\b")
 
 
 def list_match(prediction: str, answer: Sequence[str], ordered: bool) -> bool:
-    """A list answer (``"3, 8, 5"``): the items found, in order (``ordered``) or as a set.
+    """A list answer (``"3, 8, 5"``, ``"red star, blue heart"``): the items, in order or as a set.
 
-    Items are split on commas, semicolons and whitespace; ``and`` is ignored.
+    Items are split on commas, semicolons, newlines and ``and``; when the reference items
+    are single words, whitespace separates items too (``"3 8 5"``).
     """
-    items = [normalize(x) for x in _ITEM.findall(prediction.casefold())]
-    items = [x for x in items if x and x != "and"]
+    items = [normalize(x) for x in _SEPARATOR.split(prediction.casefold())]
+    items = [x for x in items if x]
     expected = [normalize(x) for x in answer]
+    if all(" " not in x for x in expected):
+        items = [w for x in items for w in x.split()]
     return items == expected if ordered else (len(items) == len(expected) and sorted(items) == sorted(expected))
 
 
@@ -99,6 +103,23 @@ def choice_match(prediction: str, options: Sequence[str], answer: str) -> bool:
         return 0 <= index < len(options) and options[index] == answer
     named = [o for o in options if re.search(rf"(?<!\w){re.escape(normalize(o))}(?!\w)", normalize(text))]
     return named == [answer]
+
+
+def grade(prediction: str, scoring: str, answer: str, options: Sequence[str] | None = None) -> bool:
+    """Grade a generated answer by the sample's ``scoring`` (see ``manifest.SCORINGS``).
+
+    A multiple-choice letter is accepted whenever the sample has options; list answers are
+    the items of ``answer`` separated by ", ".
+    """
+    if options and _LETTER.match(prediction.strip()):
+        return choice_match(prediction, options, answer)
+    if scoring == "choice":
+        return choice_match(prediction, options or (answer,), answer)
+    if scoring == "exact":
+        return generated_match(prediction, answer)
+    if scoring in ("list", "list-ordered"):
+        return list_match(prediction, answer.split(", "), ordered=scoring == "list-ordered")
+    raise ValueError(f"unknown scoring {scoring!r}")
 
 
 @dataclass(frozen=True)
