@@ -42,7 +42,9 @@ def test_theory_unknown_model(capsys):
 
 def test_readme_catalogue_lists_every_registered_variant():
     text = README.read_text()
-    for registry in (LAYOUTS, ALLOCATIONS, SCALINGS):
+    from videorope.vruler.tasks import TASKS
+
+    for registry in (LAYOUTS, ALLOCATIONS, SCALINGS, TASKS):
         for name in registry.names():
             assert f"| `{name}` |" in text, f"README catalogue misses {registry.kind} {name!r}"
 

@@ -70,6 +70,37 @@ def _vruler_generate(args: argparse.Namespace) -> None:
     print(generate_suite(config, args.out, progress=not args.quiet))
 
 
+def _vruler_eval(args: argparse.Namespace) -> None:
+    from videorope.vruler.runner import EvalConfig, evaluate
+
+    options = dict(args.option)
+    for key in ("temporal_spacing", "factor", "target_length"):
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    config = EvalConfig(
+        suite=args.suite,
+        model=args.model,
+        out=args.out,
+        layout=args.layout,
+        allocation=args.allocation,
+        scaling=args.scaling,
+        options=options,
+        mode=args.mode,
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        max_tokens=args.max_tokens,
+        tasks=tuple(args.tasks.split(",")) if args.tasks else None,
+        video_kwargs=dict(args.video_option),
+    )
+    print(evaluate(config, progress=not args.quiet))
+
+
+def _vruler_report(args: argparse.Namespace) -> None:
+    from videorope.vruler.report import report
+
+    print(report(args.rundirs, args.out))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from videorope.models import KNOWN_CONFIGS
     from videorope.rope import ALLOCATIONS, LAYOUTS
@@ -118,6 +149,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="suite folder (created; a re-run resumes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_vruler_generate)
+
+    p = vsub.add_parser("eval", help="evaluate a model on a suite (resumes; accelerate launch for several GPUs)")
+    p.add_argument("--suite", required=True, help="suite folder written by `videorope vruler generate`")
+    p.add_argument("--model", required=True, help="local Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoint, or tiny:qwen2_vl")
+    p.add_argument("--out", required=True, help="run folder: results.jsonl, run.json")
+    p.add_argument("--layout", choices=LAYOUTS.names(), help="default: videorope")
+    p.add_argument("--allocation", choices=ALLOCATIONS.names(), help="default: the layout's own")
+    p.add_argument("--scaling", help="e.g. yarn-v; default: the model's own")
+    p.add_argument("--temporal-spacing", type=float, help="delta of the videorope / hope layouts")
+    p.add_argument("--factor", type=float, help="scale factor of linear, ntk, dynamic, yarn, yarn-v")
+    p.add_argument("--target-length", type=_length, help="target of critical-ntk, e.g. 32k")
+    p.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other layout / allocation / scaling option (repeatable)",
+    )
+    p.add_argument("--mode", choices=("teacher-forced", "generate"), default="teacher-forced")
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--max-new-tokens", type=int, default=16)
+    p.add_argument("--max-tokens", type=int, help="refuse, before running, samples longer than this")
+    p.add_argument("--tasks", help="comma-separated subset of the suite's tasks")
+    p.add_argument(
+        "--video-option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="passed to the video processor, e.g. max_pixels=50176 (repeatable)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_vruler_eval)
+
+    p = vsub.add_parser("report", help="markdown tables and heatmaps from run folders")
+    p.add_argument("rundirs", nargs="+", help="run folders written by `videorope vruler eval`")
+    p.add_argument("--out", required=True, help="report folder: report.md and PNG heatmaps")
+    p.set_defaults(run=_vruler_report)
     return parser
 
 

@@ -223,3 +223,57 @@ def tiny_model(model_type: str, seed: int = 0, attn_implementation: str = "eager
     torch.manual_seed(seed)
     cls = getattr(transformers, FAMILIES[model_type].meta["model_class"])
     return cls._from_config(config, attn_implementation=attn_implementation).eval()
+
+
+_TINY_CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
+_TINY_TOKENS = {
+    "<pad>": 240, "<|endoftext|>": 241, "<|im_start|>": 242, "<|im_end|>": 243,
+    "<|vision_start|>": 250, "<|vision_end|>": 251, "<|image_pad|>": 252, "<|video_pad|>": 253,
+}  # fmt: skip
+_TINY_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
+    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
+    "{% if c['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
+    "{% elif c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
+    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+
+def tiny_tokenizer():
+    """A character-level tokenizer for the tiny models: printable ASCII + newline at ids 0-95,
+    Qwen's chat and vision special tokens at the ids :data:`TINY_SPECIAL` uses."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {c: i for i, c in enumerate(_TINY_CHARS)} | _TINY_TOKENS
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
+    backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    backend.decoder = decoders.Fuse()
+    specials = [t for t in _TINY_TOKENS if t != "<pad>"]
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token="<pad>",
+        eos_token="<|im_end|>",
+        additional_special_tokens=specials,
+        padding_side="left",
+    )
+
+
+def tiny_processor(model_type: str = "qwen2_vl"):
+    """The transformers processor of ``model_type`` around :func:`tiny_tokenizer`, sized for the
+    tiny vision towers (4x4 patches, temporal patch 2, 2x2 merge). Needs torchvision."""
+    import transformers
+
+    names = {"qwen2_vl": "Qwen2VL", "qwen2_5_vl": "Qwen2_5_VL", "qwen3_vl": "Qwen3VL"}
+    if model_type not in names:
+        raise ValueError(f"no tiny processor for {model_type!r}; choose one of {', '.join(names)}")
+    sizes = {"patch_size": 4, "temporal_patch_size": 2, "merge_size": 2}
+    pixels = {"size": {"shortest_edge": 8 * 8, "longest_edge": 64 * 64}}
+    image = transformers.Qwen2VLImageProcessor(**sizes, **pixels)
+    video_cls = getattr(transformers, f"{'Qwen3VL' if model_type == 'qwen3_vl' else 'Qwen2VL'}VideoProcessor")
+    video = video_cls(**sizes, **pixels)
+    processor_cls = getattr(transformers, f"{names[model_type]}Processor")
+    return processor_cls(
+        image_processor=image, tokenizer=tiny_tokenizer(), video_processor=video, chat_template=_TINY_CHAT_TEMPLATE
+    )

@@ -7,6 +7,7 @@ Functions return a matplotlib ``Figure`` (Agg backend; nothing is shown) and
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from videorope.io import atomic_path  # noqa: E402
 from videorope.rope import ALLOCATIONS, LAYOUTS, frequency_axes, positions  # noqa: E402
 
-__all__ = ["plot_layout", "save_figure"]
+__all__ = ["plot_heatmap", "plot_layout", "save_figure"]
 
 AXIS_COLORS = {"t": "#d62728", "h": "#1f77b4", "w": "#2ca02c"}
 
@@ -80,6 +81,36 @@ def plot_layout(
     bar.set_yticks([])
     bar.set_xlabel("frequency index i  (0 = highest frequency, shortest wavelength)")
     bar.set_title(f"allocation {allocation!r} for head_dim {head_dim}" + (" (hatched: zero frequency)" if zero else ""))
+    return fig
+
+
+def plot_heatmap(
+    values: Sequence[Sequence[float | None]],
+    x_labels: Sequence[Any],
+    y_labels: Sequence[Any],
+    title: str,
+    x_name: str = "frames",
+    y_name: str = "depth",
+) -> Figure:
+    """Accuracy heatmap like the V-NIAH / NIAH figures: ``values[y][x]`` in [0, 1], ``None`` blank.
+
+    Red is 0, green is 1; each cell is annotated with its percentage.
+    """
+    import numpy as np
+
+    grid = np.array([[np.nan if v is None else v for v in row] for row in values], dtype=float)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * len(x_labels) + 2), max(2.5, 0.45 * len(y_labels) + 1.5)))
+    image = ax.imshow(grid, cmap="RdYlGn", vmin=0, vmax=1, aspect="auto")
+    for (y, x), v in np.ndenumerate(grid):
+        if not np.isnan(v):
+            ax.text(x, y, f"{100 * v:.0f}", ha="center", va="center", fontsize=8)
+    ax.set_xticks(range(len(x_labels)), [str(x) for x in x_labels], rotation=45 if len(x_labels) > 8 else 0)
+    ax.set_yticks(range(len(y_labels)), [str(y) for y in y_labels])
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name)
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label="accuracy")
+    fig.tight_layout()
     return fig
 
 

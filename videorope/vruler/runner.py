@@ -1,0 +1,254 @@
+"""Evaluate a Qwen-VL model on a V-RULER suite with a chosen positional scheme.
+
+Frames are materialised from the manifest and go through the model's own processor (chat
+template, resizing, patching); the scheme is applied with :func:`videorope.apply`. Every
+result is appended to ``RUNDIR/results.rank{R}.jsonl`` as soon as its batch finishes, so a
+crashed run resumes where it stopped; with ``accelerate launch`` each process takes every
+``world_size``-th sample and rank 0 merges the shards into ``results.jsonl`` once at the end.
+
+Scoring (REFERENCE section 8): teacher-forced exact match of the answer tokens, and, in
+``generate`` mode, the generated text graded by the sample's scoring kind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+import videorope
+from videorope.io import atomic_path, write_json
+from videorope.vruler.manifest import Sample, read_manifest
+from videorope.vruler.materialize import materialize
+from videorope.vruler.prompts import question_text
+from videorope.vruler.scoring import grade, teacher_forced_exact
+
+__all__ = ["EvalConfig", "evaluate", "load_model", "read_results"]
+
+NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+MODES = ("teacher-forced", "generate")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """What to evaluate and how; ``options`` are passed flat to :func:`videorope.apply`."""
+
+    suite: str
+    model: str
+    out: str
+    layout: str | None = None
+    allocation: str | None = None
+    scaling: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    mode: str = "teacher-forced"
+    batch_size: int = 1
+    max_new_tokens: int = 16
+    max_tokens: int | None = None
+    tasks: tuple[str, ...] | None = None
+    video_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+
+def load_model(name_or_path: str, attn_implementation: str = "sdpa") -> tuple[torch.nn.Module, Any]:
+    """A model and its processor: a local checkpoint, or ``tiny:<model_type>`` for smoke tests."""
+    from videorope.models import tiny_model, tiny_processor
+
+    if name_or_path.startswith("tiny:"):
+        model_type = name_or_path.split(":", 1)[1]
+        return tiny_model(model_type, attn_implementation=attn_implementation), tiny_processor(model_type)
+    if not Path(name_or_path).is_dir():
+        raise FileNotFoundError(f"model {name_or_path!r} is not a local checkpoint folder (or tiny:<model_type>)")
+    from transformers import AutoProcessor
+
+    model = videorope.from_pretrained(name_or_path, attn_implementation=attn_implementation, dtype="auto")
+    return model.eval(), AutoProcessor.from_pretrained(name_or_path)
+
+
+def _filler(tokenizer: Any, n_tokens: int) -> str:
+    """Noise text of exactly ``n_tokens`` tokens for this tokenizer."""
+    ids = tokenizer(NOISE * (n_tokens // 8 + 1), add_special_tokens=False)["input_ids"]
+    while len(ids) < n_tokens:
+        ids = ids + ids
+    return tokenizer.decode(ids[:n_tokens])
+
+
+def _messages(sample: Sample, tokenizer: Any) -> list[dict[str, Any]]:
+    """The user turn: the video (inside filler text for multimodal-stack) and the question."""
+    content: list[dict[str, Any]] = [{"type": "video"}, {"type": "text", "text": question_text(sample)}]
+    budget = sample.context.get("text_tokens")
+    if budget:
+        before = round(budget * sample.context.get("video_depth", 0.5))
+        content = [
+            {"type": "text", "text": _filler(tokenizer, before)},
+            {"type": "video"},
+            {"type": "text", "text": _filler(tokenizer, budget - before) + "\n" + question_text(sample)},
+        ]
+    return [{"role": "user", "content": content}]
+
+
+def _batch_inputs(samples: Sequence[Sample], suite: Path, processor: Any, config: EvalConfig, answers: bool):
+    """Processor inputs for a batch; with ``answers`` the answer text follows each prompt."""
+    prompts = [
+        processor.apply_chat_template(_messages(s, processor.tokenizer), add_generation_prompt=True, tokenize=False)
+        for s in samples
+    ]
+    if answers:
+        prompts = [p + s.answer for p, s in zip(prompts, samples, strict=True)]
+    videos = [materialize(s, suite) for s in samples]
+    processor.tokenizer.padding_side = "left"
+    return processor(
+        text=prompts,
+        videos=videos,
+        return_tensors="pt",
+        padding=True,
+        videos_kwargs={"do_sample_frames": False, **config.video_kwargs},
+    )
+
+
+def _answer_ids(samples: Sequence[Sample], tokenizer: Any) -> list[list[int]]:
+    return [tokenizer(s.answer, add_special_tokens=False)["input_ids"] for s in samples]
+
+
+@torch.no_grad()
+def _score_batch(model, processor, samples: Sequence[Sample], suite: Path, config: EvalConfig) -> list[dict]:
+    device = next(model.parameters()).device
+    inputs = _batch_inputs(samples, suite, processor, config, answers=True).to(device)
+    answers = _answer_ids(samples, processor.tokenizer)
+    width = max(map(len, answers))
+    logits = model(**inputs, logits_to_keep=width + 1).logits[:, :-1].float()  # (B, width, V) predict answers
+    target = torch.zeros(len(samples), width, dtype=torch.long, device=device)
+    mask = torch.zeros(len(samples), width, dtype=torch.bool, device=device)
+    for i, ids in enumerate(answers):  # right-aligned: prompts are left-padded, answers end each row
+        target[i, width - len(ids) :] = torch.tensor(ids, device=device)
+        mask[i, width - len(ids) :] = True
+    exact = teacher_forced_exact(logits, target, mask).tolist()
+    results = [
+        {"id": s.id, "task": s.task, "frame_count": s.frame_count, "depth": s.depth, "tokens": int(n),
+         "teacher_forced": bool(e), "correct": bool(e)}
+        for s, e, n in zip(samples, exact, inputs["attention_mask"].sum(-1).tolist(), strict=True)
+    ]  # fmt: skip
+    if config.mode == "generate":
+        prompt = _batch_inputs(samples, suite, processor, config, answers=False).to(device)
+        out = model.generate(**prompt, max_new_tokens=config.max_new_tokens, do_sample=False)
+        texts = processor.batch_decode(out[:, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
+        for r, s, text in zip(results, samples, texts, strict=True):
+            r["prediction"] = text
+            r["correct"] = grade(text, s.scoring, s.answer, s.options)
+    return results
+
+
+def _kv_bytes(model: torch.nn.Module, tokens: int) -> int:
+    """Bytes of a full KV cache for ``tokens`` tokens at the model's dtype."""
+    text = model.config.get_text_config()
+    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+    per_token = 2 * text.num_hidden_layers * text.num_key_value_heads * head_dim
+    return per_token * tokens * next(model.parameters()).element_size()
+
+
+def _free_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def _check_budget(model, processor, samples: Sequence[Sample], suite: Path, config: EvalConfig) -> None:
+    """Before running: the longest sample of each task must fit ``max_tokens`` and memory."""
+    longest = {}
+    for s in samples:
+        if s.frame_count + s.context.get("text_tokens", 0) > longest.get(s.task, (0, None))[0]:
+            longest[s.task] = (s.frame_count + s.context.get("text_tokens", 0), s)
+    device = next(model.parameters()).device
+    for _, sample in longest.values():
+        tokens = int(_batch_inputs([sample], suite, processor, config, answers=True)["input_ids"].shape[1])
+        if config.max_tokens is not None and tokens > config.max_tokens:
+            raise ValueError(
+                f"sample {sample.id} needs {tokens} tokens, over max_tokens={config.max_tokens}; lower the "
+                "suite's frame counts or the video resolution (video_kwargs), or raise max_tokens"
+            )
+        need, free = _kv_bytes(model, tokens) * config.batch_size, _free_bytes(device)
+        if need > free:
+            raise ValueError(
+                f"sample {sample.id} ({tokens} tokens) needs about {need / 2**30:.1f} GiB of KV cache per batch of "
+                f"{config.batch_size}, more than the {free / 2**30:.1f} GiB free on {device}; lower batch_size "
+                "or the suite's frame counts"
+            )
+
+
+def read_results(path: str | Path) -> list[dict]:
+    """Result records of a shard or merged file; a torn last line (a crash mid-write) is dropped."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text().splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return records
+
+
+def _rewrite(path: Path, records: Sequence[dict]) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+
+
+def _append(path: Path, records: Sequence[dict]) -> None:
+    with path.open("a") as f:
+        f.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _batches(items: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def evaluate(config: EvalConfig, progress: bool = True) -> Path:
+    """Run (or resume) the evaluation; returns ``RUNDIR/results.jsonl``."""
+    from accelerate import PartialState
+
+    state = PartialState(cpu=not torch.cuda.is_available())
+    suite, out = Path(config.suite), Path(config.out)
+    samples = read_manifest(suite / "manifest.jsonl")
+    if config.tasks is not None:
+        unknown = sorted(set(config.tasks) - {s.task for s in samples})
+        if unknown:
+            raise ValueError(f"tasks {unknown} are not in the suite {suite}")
+        samples = [s for s in samples if s.task in config.tasks]
+    model, processor = load_model(config.model)
+    model = videorope.apply(model, config.layout, config.allocation, scaling=config.scaling, **config.options)
+    model.to(state.device)
+    out.mkdir(parents=True, exist_ok=True)
+    if state.is_main_process:
+        write_json(out / "run.json", {**dataclasses.asdict(config), "positional": model.config.videorope})
+    shard = out / f"results.rank{state.process_index}.jsonl"
+    kept = read_results(shard)
+    _rewrite(shard, kept)  # drops a line torn by a crash
+    done = {r["id"] for r in kept}
+    mine = [s for s in samples[state.process_index :: state.num_processes] if s.id not in done]
+    if mine:
+        _check_budget(model, processor, mine, suite, config)
+    for batch in tqdm(list(_batches(mine, config.batch_size)), desc="V-RULER", disable=not progress):
+        _append(shard, _score_batch(model, processor, batch, suite, config))
+    state.wait_for_everyone()
+    merged = out / "results.jsonl"
+    if state.is_main_process:
+        records = [r for rank in range(state.num_processes) for r in read_results(out / f"results.rank{rank}.jsonl")]
+        order = {s.id: i for i, s in enumerate(samples)}
+        records.sort(key=lambda r: order.get(r["id"], len(order)))
+        _rewrite(merged, records)
+    return merged
