@@ -101,6 +101,16 @@ def _vruler_report(args: argparse.Namespace) -> None:
     print(report(args.rundirs, args.out))
 
 
+def _vruler_export(args: argparse.Namespace) -> None:
+    from videorope.vruler.export import export_lmms_eval, to_dataset
+
+    if args.lmms_eval:
+        print(export_lmms_eval(args.suite, args.lmms_eval, args.name))
+    if args.dataset:
+        to_dataset(args.suite).save_to_disk(args.dataset)
+        print(args.dataset)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from videorope.models import KNOWN_CONFIGS
     from videorope.rope import ALLOCATIONS, LAYOUTS
@@ -183,6 +193,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_vruler_eval)
+
+    p = vsub.add_parser("export", help="the suite as an lmms-eval task and/or a datasets.Dataset on disk")
+    p.add_argument("--suite", required=True)
+    p.add_argument("--lmms-eval", metavar="DIR", help="write <name>.yaml, utils.py and the samples here")
+    p.add_argument("--name", default="vruler", help="lmms-eval task name (default vruler)")
+    p.add_argument("--dataset", metavar="DIR", help="save a datasets.Dataset here (save_to_disk)")
+    p.set_defaults(run=_vruler_export)
 
     p = vsub.add_parser("report", help="markdown tables and heatmaps from run folders")
     p.add_argument("rundirs", nargs="+", help="run folders written by `videorope vruler eval`")

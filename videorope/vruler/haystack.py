@@ -25,7 +25,7 @@ import functools
 import math
 import numbers
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -35,7 +35,7 @@ import numpy as np
 
 from videorope.io import atomic_path
 
-__all__ = ["VIDEO_SUFFIXES", "VideoInfo", "write_haystack", "probe", "read_frames", "find_videos"]
+__all__ = ["VIDEO_SUFFIXES", "VideoInfo", "find_videos", "probe", "read_frames", "write_haystack", "write_video"]
 
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".avi", ".mov", ".webm")
 """File suffixes :func:`find_videos` treats as videos (matched case-insensitively)."""
@@ -311,44 +311,64 @@ def write_haystack(
     crf: int = 23,
     progress: bool = False,
 ) -> VideoInfo:
-    """Render a procedural haystack of ``num_frames`` frames and write it as an H.264 mp4.
-
-    The video is libx264 / yuv420p at constant quality ``crf``, a keyframe at least every
-    :data:`KEYFRAME_INTERVAL` frames, ``fps`` stored as a rational (denominator <= 1001).
-    The same arguments give a byte-identical file with the same PyAV/FFmpeg/x264 build:
-    x264 runs with one thread (its output depends on the thread count) and the muxer and
-    encoder run bit-exact (no library version strings in the container). The file is
-    written to a temporary name and renamed, so an interrupted write leaves nothing.
+    """Render a procedural haystack of ``num_frames`` frames and write it with :func:`write_video`.
 
     ``height`` and ``width`` must be even and >= 16. Returns the written :class:`VideoInfo`.
     """
     path = Path(path)
     _check_write_args(path, num_frames, height, width, fps, seed, crf)
+    return write_video(path, _render_frames(num_frames, height, width, seed), num_frames, fps, crf, progress)
+
+
+def write_video(
+    path: str | os.PathLike[str],
+    frames: Iterable[np.ndarray],
+    num_frames: int,
+    fps: float = 2.0,
+    crf: int = 23,
+    progress: bool = False,
+) -> VideoInfo:
+    """Encode RGB frames, uint8 (H, W, 3) each, as an H.264 mp4.
+
+    The video is libx264 / yuv420p at constant quality ``crf``, a keyframe at least every
+    :data:`KEYFRAME_INTERVAL` frames, ``fps`` stored as a rational (denominator <= 1001).
+    The same frames give a byte-identical file with the same PyAV/FFmpeg/x264 build:
+    x264 runs with one thread (its output depends on the thread count) and the muxer and
+    encoder run bit-exact (no library version strings in the container). The file is
+    written to a temporary name and renamed, so an interrupted write leaves nothing.
+    """
+    path = Path(path)
     av = _import_av()
     from tqdm.auto import tqdm
 
     rate = Fraction(fps).limit_denominator(1001)
     if rate <= 0:
         raise ValueError(f"fps must be at least 1/1001 frames per second, got {fps!r}")
+    height = width = None
     with atomic_path(path) as tmp, tqdm(total=num_frames, disable=not progress, desc=path.name, unit="frame") as bar:
         container = av.open(str(tmp), mode="w", format="mp4", options={"fflags": "+bitexact"})
         try:
-            stream = container.add_stream("libx264", rate=rate)
-            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            stream = None
             time_base = 1 / rate  # the stream's own time base changes once the muxer starts (mp4: 1/16384)
-            stream.codec_context.thread_count = 1
-            stream.options = {
-                "crf": str(crf),
-                "preset": X264_PRESET,
-                "g": str(KEYFRAME_INTERVAL),
-                "flags": "+bitexact",
-                "x264-params": "threads=1:lookahead-threads=1",
-            }
-            for i, rgb in enumerate(_render_frames(num_frames, height, width, seed)):
-                frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            for i, rgb in enumerate(frames):
+                if stream is None:
+                    height, width = rgb.shape[:2]
+                    stream = container.add_stream("libx264", rate=rate)
+                    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+                    stream.codec_context.thread_count = 1
+                    stream.options = {
+                        "crf": str(crf),
+                        "preset": X264_PRESET,
+                        "g": str(KEYFRAME_INTERVAL),
+                        "flags": "+bitexact",
+                        "x264-params": "threads=1:lookahead-threads=1",
+                    }
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuv420p")
                 frame.pts, frame.time_base = i, time_base
                 container.mux(stream.encode(frame))
                 bar.update(1)
+            if stream is None:
+                raise ValueError(f"no frames to write to {path}")
             container.mux(stream.encode(None))
         finally:
             container.close()
