@@ -150,3 +150,31 @@ def test_cli_generate(tmp_path, capsys):
     )
     assert "unknown task 'v-nah'" in capsys.readouterr().err
     assert not (tmp_path / "t").exists()
+
+
+def test_user_needles_and_distractors(tmp_path):
+    from PIL import Image
+
+    from videorope.vruler.needles import NeedleSpec, save_needles
+
+    folder = tmp_path / "mine"
+    (folder / "img").mkdir(parents=True)
+    Image.new("RGB", (40, 40), (200, 30, 30)).save(folder / "img" / "cat.png")
+    Image.new("RGB", (40, 40), (30, 30, 200)).save(folder / "img" / "dog.png")
+    question, options = "Which animal is in the video?", ("cat", "dog", "cow")
+    save_needles(folder / "needles.json", [
+        NeedleSpec("img/cat.png", question, "cat", options),
+        NeedleSpec("img/dog.png", question, "dog", options, kind="distractor"),
+    ])  # fmt: skip
+    config = dataclasses.replace(TINY, needles=str(folder / "needles.json"), tasks={"v-niah-d": {"distance": 6}})
+    out = tmp_path / "suite"
+    samples = read_manifest(generate_suite(config, out, progress=False))
+    assert {s.answer for s in samples} == {"cat"} and {s.question for s in samples} == {question}
+    with_lure = [s for s in samples if s.distractor_frames]
+    assert with_lure and all(
+        {i.image for i in s.inserts} == {"needles/user/cat.png", "needles/user/dog.png"} for s in with_lure
+    )
+    s = with_lure[0]
+    frames = materialize(s, out)
+    assert np.array_equal(frames[s.needle_frames[0]], fit_image(str(out / "needles/user/cat.png"), 48, 64))
+    assert frames[s.needle_frames[0]][24, 32].tolist() == [200, 30, 30]

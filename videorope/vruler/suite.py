@@ -21,10 +21,10 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from videorope.io import write_json
+from videorope.io import atomic_path, write_json
 from videorope.vruler.haystack import VideoInfo, find_videos, probe, write_haystack
 from videorope.vruler.manifest import Sample, write_manifest
-from videorope.vruler.needles import save_needles, write_needle_images
+from videorope.vruler.needles import IMAGE_DIR, NeedleSpec, load_needles, save_needles, write_needle_images
 from videorope.vruler.tasks import TASKS, Cell, Material
 
 __all__ = ["HaystackConfig", "SuiteConfig", "generate_suite", "sample_seed"]
@@ -45,7 +45,11 @@ class HaystackConfig:
 
 @dataclass(frozen=True)
 class SuiteConfig:
-    """A sweep of tasks over frame counts and needle depths (REFERENCE section 8)."""
+    """A sweep of tasks over frame counts and needle depths (REFERENCE section 8).
+
+    ``needles`` names a needle JSON of your own (the format of ``needles.json``): retrieval
+    tasks then draw their needles from it, and V-NIAH-D its ``kind: distractor`` entries.
+    """
 
     name: str = "custom"
     seed: int = 0
@@ -53,6 +57,7 @@ class SuiteConfig:
     depths: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
     samples_per_cell: int = 1
     haystack: HaystackConfig = field(default_factory=HaystackConfig)
+    needles: str | None = None
     tasks: dict[str, Any] = field(default_factory=lambda: {name: {} for name in TASKS.names()})
 
     def __post_init__(self) -> None:
@@ -97,10 +102,27 @@ def _haystacks(config: SuiteConfig, out: Path, progress: bool) -> list[VideoInfo
     return [dataclasses.replace(info, path="haystack/haystack.mp4")]
 
 
+def _user_needles(config: SuiteConfig, out: Path) -> list[NeedleSpec]:
+    """The user's needles, their images copied into ``out/needles/user/``."""
+    if config.needles is None:
+        return []
+    source = Path(config.needles)
+    copied = []
+    for spec in load_needles(source):
+        image = f"{IMAGE_DIR}/user/{Path(spec.image).name}"
+        data = (source.parent / spec.image).read_bytes()
+        target = out / image
+        if not target.is_file() or target.read_bytes() != data:
+            with atomic_path(target) as tmp:
+                tmp.write_bytes(data)
+        copied.append(dataclasses.replace(spec, image=image))
+    return copied
+
+
 def generate_suite(config: SuiteConfig, out: str | Path, progress: bool = True) -> Path:
     """Write the suite for ``config`` under ``out``; returns the manifest path."""
     out = Path(out)
-    material = Material(_haystacks(config, out, progress))
+    material = Material(_haystacks(config, out, progress), _user_needles(config, out))
     samples: list[Sample] = []
     for cell in tqdm(config.cells(), desc="samples", disable=not progress):
         samples.append(TASKS[cell.task].fn(cell, material, **TASKS.resolve(cell.task, config.tasks[cell.task] or {})))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from videorope.registry import Registry
 from videorope.vruler.haystack import VideoInfo
 from videorope.vruler.manifest import Insert, Sample
-from videorope.vruler.needles import NeedleSpec
+from videorope.vruler.needles import NeedleSpec, look_alikes, retrieval_needle
 
 __all__ = ["TASKS", "Cell", "Material", "make_sample"]
 
@@ -41,10 +41,28 @@ class Cell:
 
 @dataclass
 class Material:
-    """Haystack videos (paths as the manifest records them) and the needles used so far."""
+    """Haystack videos (paths as the manifest records them), the user's needles if any, and
+    the needles used so far."""
 
     haystacks: list[VideoInfo]
+    user_needles: list[NeedleSpec] = field(default_factory=list)
     needles: dict[str, NeedleSpec] = field(default_factory=dict)
+
+    def retrieval(self, seed: int, n_options: int) -> NeedleSpec:
+        """A retrieval needle: one of the user's (not a distractor), else a drawn one."""
+        own = [n for n in self.user_needles if n.kind != "distractor"]
+        return random.Random(seed).choice(own) if own else retrieval_needle(seed, n_options=n_options)
+
+    def look_alike(self, needle: NeedleSpec, rng: random.Random) -> NeedleSpec | None:
+        """A distractor for ``needle``: drawn (same object, other colour, a lure number among the
+        options, so the question still names the needle alone) or, for a user needle, one of
+        the user's ``kind: distractor`` needles with the same question (``None`` if there is none)."""
+        if needle.drawable and needle.asked:
+            return look_alikes(
+                needle, seed=rng.randrange(2**31), key="colour" if needle.asked != "colour" else "object"
+            )[0]
+        mates = [n for n in self.user_needles if n.kind == "distractor" and n.question == needle.question]
+        return rng.choice(mates) if mates else None
 
     def use(self, needle: NeedleSpec) -> str:
         """Record ``needle`` for writing and return its image path."""

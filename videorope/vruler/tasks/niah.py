@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from videorope.vruler.manifest import Sample
-from videorope.vruler.needles import look_alikes, retrieval_needle
+from videorope.vruler.needles import retrieval_needle
 from videorope.vruler.placement import depth_position, distractor_position
 from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
 
@@ -16,7 +16,11 @@ from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
     uses_depth=True,
 )
 def v_niah(cell: Cell, material: Material, *, ask: str, n_options: int) -> Sample:
-    needle = retrieval_needle(cell.seed, ask=ask, n_options=n_options)
+    needle = (
+        material.retrieval(cell.seed, n_options)
+        if ask == "label"
+        else retrieval_needle(cell.seed, ask=ask, n_options=n_options)
+    )
     position = depth_position(cell.frame_count, cell.depth)
     return make_sample(
         cell, material, [(position, needle, "needle")], needle.question, needle.answer, "choice", needle.options
@@ -32,13 +36,12 @@ def v_niah(cell: Cell, material: Material, *, ask: str, n_options: int) -> Sampl
 )
 def v_niah_d(cell: Cell, material: Material, *, distance: int, n_options: int) -> Sample:
     rng = cell.rng
-    needle = retrieval_needle(cell.seed, n_options=n_options)
+    needle = material.retrieval(cell.seed, n_options)
     position = depth_position(cell.frame_count, cell.depth)
     inserts = [(position, needle, "needle")]
     other = distractor_position(cell.frame_count, position, distance, rng)
-    if other is not None:
-        # Same object, another colour, a lure number among the options: the question still names the needle alone.
-        (lure,) = look_alikes(needle, seed=rng.randrange(2**31), key="colour")
+    lure = material.look_alike(needle, rng) if other is not None else None
+    if lure is not None:
         inserts.append((other, lure, "distractor"))
     return make_sample(
         cell, material, inserts, needle.question, needle.answer, "choice", needle.options, {"distance": distance}
