@@ -98,15 +98,15 @@ def _messages(sample: Sample, tokenizer: Any) -> list[dict[str, Any]]:
     return [{"role": "user", "content": content}]
 
 
-def _batch_inputs(samples: Sequence[Sample], suite: Path, processor: Any, config: EvalConfig, answers: bool):
-    """Processor inputs for a batch; with ``answers`` the answer text follows each prompt."""
+def _batch_inputs(samples: Sequence[Sample], videos: Sequence, processor: Any, config: EvalConfig, answers: bool):
+    """Processor inputs for a batch (``videos``: materialised frames per sample); with
+    ``answers`` the answer text follows each prompt."""
     prompts = [
         processor.apply_chat_template(_messages(s, processor.tokenizer), add_generation_prompt=True, tokenize=False)
         for s in samples
     ]
     if answers:
         prompts = [p + s.answer for p, s in zip(prompts, samples, strict=True)]
-    videos = [materialize(s, suite) for s in samples]
     processor.tokenizer.padding_side = "left"
     return processor(
         text=prompts,
@@ -124,8 +124,15 @@ def _answer_ids(samples: Sequence[Sample], tokenizer: Any) -> list[list[int]]:
 @torch.no_grad()
 def _score_batch(model, processor, samples: Sequence[Sample], suite: Path, config: EvalConfig) -> list[dict]:
     device = next(model.parameters()).device
-    inputs = _batch_inputs(samples, suite, processor, config, answers=True).to(device)
+    videos = [materialize(s, suite) for s in samples]
+    inputs = _batch_inputs(samples, videos, processor, config, answers=True).to(device)
     answers = _answer_ids(samples, processor.tokenizer)
+    for s, ids, row in zip(samples, answers, inputs["input_ids"], strict=True):
+        if row[-len(ids) :].tolist() != ids:
+            raise ValueError(
+                f"sample {s.id}: the tokenizer merges the answer {s.answer!r} with the prompt before it, so "
+                "teacher-forced scoring cannot isolate the answer tokens; use --mode generate"
+            )
     width = max(map(len, answers))
     logits = model(**inputs, logits_to_keep=width + 1).logits[:, :-1].float()  # (B, width, V) predict answers
     target = torch.zeros(len(samples), width, dtype=torch.long, device=device)
@@ -140,7 +147,7 @@ def _score_batch(model, processor, samples: Sequence[Sample], suite: Path, confi
         for s, e, n in zip(samples, exact, inputs["attention_mask"].sum(-1).tolist(), strict=True)
     ]  # fmt: skip
     if config.mode == "generate":
-        prompt = _batch_inputs(samples, suite, processor, config, answers=False).to(device)
+        prompt = _batch_inputs(samples, videos, processor, config, answers=False).to(device)
         out = model.generate(**prompt, max_new_tokens=config.max_new_tokens, do_sample=False)
         texts = processor.batch_decode(out[:, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
         for r, s, text in zip(results, samples, texts, strict=True):
@@ -171,7 +178,8 @@ def _check_budget(model, processor, samples: Sequence[Sample], suite: Path, conf
             longest[s.task] = (s.frame_count + s.context.get("text_tokens", 0), s)
     device = next(model.parameters()).device
     for _, sample in longest.values():
-        tokens = int(_batch_inputs([sample], suite, processor, config, answers=True)["input_ids"].shape[1])
+        video = materialize(sample, suite)
+        tokens = int(_batch_inputs([sample], [video], processor, config, answers=True)["input_ids"].shape[1])
         if config.max_tokens is not None and tokens > config.max_tokens:
             raise ValueError(
                 f"sample {sample.id} needs {tokens} tokens, over max_tokens={config.max_tokens}; lower the "
