@@ -12,33 +12,15 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import os
-import platform
-import statistics
-import time
-from collections.abc import Callable
 from functools import partial
 
 import torch
 import transformers
+from common import device, median_seconds
 
 import videorope
 from videorope.io import write_json
 from videorope.models import tiny_model
-
-
-def median_seconds(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 2) -> dict[str, float]:
-    """Median wall time of each function, run in alternation so drift hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def video_prompt(config, frames: int, h: int, w: int, text: int = 16) -> dict[str, torch.Tensor]:
@@ -103,7 +85,7 @@ def main() -> None:
     args = parser.parse_args()
     result = {
         "benchmark": "positions",
-        "device": f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "device": device(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "threads": torch.get_num_threads(),

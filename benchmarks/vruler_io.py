@@ -16,35 +16,20 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import av
 import decord
 import numpy as np
 import torch
+from common import device, median_seconds
 
 from videorope.io import write_json
 from videorope.vruler import haystack
 from videorope.vruler.haystack import read_frames, write_haystack
-
-
-def median_seconds(fns: dict[str, Callable[[], object]], repeats: int, warmup: int = 1) -> dict[str, float]:
-    """Median wall time of each function, run in alternation so drift hits all alike."""
-    for fn in fns.values():
-        for _ in range(warmup):
-            fn()
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def bench_write(path: Path, frames: int, size: int) -> dict[str, object]:
@@ -138,7 +123,7 @@ def main() -> None:
         sample = bench_sample(path, args.frames, args.sample, args.repeats)
     result = {
         "benchmark": "vruler_io",
-        "device": f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "device": device(),
         "platform": platform.platform(),
         "python": sys.version.split()[0],
         "numpy": np.__version__,

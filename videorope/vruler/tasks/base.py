@@ -15,7 +15,7 @@ from videorope.vruler.haystack import VideoInfo
 from videorope.vruler.manifest import Insert, Sample
 from videorope.vruler.needles import NeedleSpec, look_alikes, retrieval_needle
 
-__all__ = ["TASKS", "Cell", "Material", "make_sample"]
+__all__ = ["TASKS", "Cell", "Material", "group_sample", "make_sample"]
 
 TASKS = Registry("task")
 
@@ -111,3 +111,18 @@ def make_sample(
         options=options,
         context=context or {},
     )
+
+
+def group_sample(
+    cell: Cell,
+    material: Material,
+    positions: list[int],
+    needles: list[NeedleSpec],
+    scoring: str,
+    context: dict | None = None,
+) -> Sample:
+    """A sample of several needles that share one question, answer and options (counting,
+    ordering, multi-value), the ``i``-th needle at ``positions[i]``."""
+    first = needles[0]
+    inserts = [(p, n, "needle") for p, n in zip(positions, needles, strict=True)]
+    return make_sample(cell, material, inserts, first.question, first.answer, scoring, first.options, context)

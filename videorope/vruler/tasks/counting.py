@@ -5,7 +5,7 @@ from __future__ import annotations
 from videorope.vruler.manifest import Sample
 from videorope.vruler.needles import counting_needles
 from videorope.vruler.placement import spread_positions
-from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
+from videorope.vruler.tasks.base import TASKS, Cell, Material, group_sample
 
 
 @TASKS.register(
@@ -22,14 +22,4 @@ def counting(
     counts = [rng.randint(*objects) for _ in range(rng.randint(*images))]
     needles = counting_needles(cell.seed, counts, n_options=n_options)
     positions = spread_positions(cell.frame_count, len(needles))
-    first = needles[0]
-    return make_sample(
-        cell,
-        material,
-        [(p, n, "needle") for p, n in zip(positions, needles, strict=True)],
-        first.question,
-        first.answer,
-        "choice",
-        first.options,
-        {"counts": counts},
-    )
+    return group_sample(cell, material, positions, needles, "choice", {"counts": counts})

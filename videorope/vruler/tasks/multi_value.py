@@ -5,7 +5,7 @@ from __future__ import annotations
 from videorope.vruler.manifest import Sample
 from videorope.vruler.needles import multi_value_needles
 from videorope.vruler.placement import window_positions
-from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
+from videorope.vruler.tasks.base import TASKS, Cell, Material, group_sample
 
 
 @TASKS.register(
@@ -21,13 +21,4 @@ def multi_key_multi_value(
     rng = cell.rng
     needles = multi_value_needles(cell.seed, rng.randint(*values), n_options=n_options)
     positions = window_positions(cell.frame_count, cell.depth, len(needles), window, rng)
-    first = needles[0]
-    return make_sample(
-        cell,
-        material,
-        [(p, n, "needle") for p, n in zip(positions, needles, strict=True)],
-        first.question,
-        first.answer,
-        "list-ordered",
-        first.options,
-    )
+    return group_sample(cell, material, positions, needles, "list-ordered")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from videorope.vruler.manifest import Sample
 from videorope.vruler.needles import ordering_needles
 from videorope.vruler.placement import spread_positions
-from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
+from videorope.vruler.tasks.base import TASKS, Cell, Material, group_sample
 
 
 @TASKS.register(
@@ -17,14 +17,4 @@ from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
 )
 def ordering(cell: Cell, material: Material, *, needles: tuple[int, int], n_options: int) -> Sample:
     specs = ordering_needles(cell.seed, cell.rng.randint(*needles), n_options=n_options)
-    positions = spread_positions(cell.frame_count, len(specs))
-    first = specs[0]
-    return make_sample(
-        cell,
-        material,
-        [(p, n, "needle") for p, n in zip(positions, specs, strict=True)],
-        first.question,
-        first.answer,
-        "list-ordered",
-        first.options,
-    )
+    return group_sample(cell, material, spread_positions(cell.frame_count, len(specs)), specs, "list-ordered")
