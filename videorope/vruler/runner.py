@@ -24,6 +24,7 @@ import torch
 from tqdm.auto import tqdm
 
 import videorope
+from videorope.inputs import answer_ids, answer_labels, encode
 from videorope.io import atomic_path, write_json
 from videorope.vruler.manifest import Sample, read_manifest
 from videorope.vruler.materialize import materialize
@@ -101,24 +102,8 @@ def _messages(sample: Sample, tokenizer: Any) -> list[dict[str, Any]]:
 def _batch_inputs(samples: Sequence[Sample], videos: Sequence, processor: Any, config: EvalConfig, answers: bool):
     """Processor inputs for a batch (``videos``: materialised frames per sample); with
     ``answers`` the answer text follows each prompt."""
-    prompts = [
-        processor.apply_chat_template(_messages(s, processor.tokenizer), add_generation_prompt=True, tokenize=False)
-        for s in samples
-    ]
-    if answers:
-        prompts = [p + s.answer for p, s in zip(prompts, samples, strict=True)]
-    processor.tokenizer.padding_side = "left"
-    return processor(
-        text=prompts,
-        videos=videos,
-        return_tensors="pt",
-        padding=True,
-        videos_kwargs={"do_sample_frames": False, **config.video_kwargs},
-    )
-
-
-def _answer_ids(samples: Sequence[Sample], tokenizer: Any) -> list[list[int]]:
-    return [tokenizer(s.answer, add_special_tokens=False)["input_ids"] for s in samples]
+    messages = [_messages(s, processor.tokenizer) for s in samples]
+    return encode(processor, messages, videos, [s.answer for s in samples] if answers else None, config.video_kwargs)
 
 
 @torch.no_grad()
@@ -126,13 +111,8 @@ def _score_batch(model, processor, samples: Sequence[Sample], suite: Path, confi
     device = next(model.parameters()).device
     videos = [materialize(s, suite) for s in samples]
     inputs = _batch_inputs(samples, videos, processor, config, answers=True).to(device)
-    answers = _answer_ids(samples, processor.tokenizer)
-    for s, ids, row in zip(samples, answers, inputs["input_ids"], strict=True):
-        if row[-len(ids) :].tolist() != ids:
-            raise ValueError(
-                f"sample {s.id}: the tokenizer merges the answer {s.answer!r} with the prompt before it, so "
-                "teacher-forced scoring cannot isolate the answer tokens; use --mode generate"
-            )
+    answers = answer_ids(processor.tokenizer, [s.answer for s in samples])
+    answer_labels(inputs["input_ids"], answers)  # checks that each row ends with its answer tokens
     width = max(map(len, answers))
     logits = model(**inputs, logits_to_keep=width + 1).logits[:, :-1].float()  # (B, width, V) predict answers
     target = torch.zeros(len(samples), width, dtype=torch.long, device=device)
