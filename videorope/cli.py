@@ -111,6 +111,13 @@ def _vruler_export(args: argparse.Namespace) -> None:
         print(args.dataset)
 
 
+def _finetune(args: argparse.Namespace) -> None:
+    from videorope.config import load
+    from videorope.train import TrainConfig, train
+
+    print(train(load(TrainConfig, args.config, args.set), progress=not args.quiet))
+
+
 def build_parser() -> argparse.ArgumentParser:
     from videorope.models import KNOWN_CONFIGS
     from videorope.rope import ALLOCATIONS, LAYOUTS
@@ -144,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="layout.png", help="image path (default layout.png)")
     p.set_defaults(run=_layout)
+
+    p = sub.add_parser("finetune", help="train a Qwen-VL model with a positional scheme (accelerate; resumes)")
+    p.add_argument("--config", help="training YAML, e.g. configs/train/qwen2vl-videorope.yaml")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set max_steps=10 (repeatable)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_finetune)
 
     vruler = sub.add_parser("vruler", help="V-RULER: generate a video long-context suite, evaluate, report")
     vsub = vruler.add_subparsers(dest="vruler_command", required=True, metavar="STEP")

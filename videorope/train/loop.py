@@ -1,0 +1,237 @@
+"""``videorope finetune``: train a Qwen-VL model with any positional scheme, on accelerate.
+
+One loop serves one CPU process here and many GPUs (DDP, FSDP, DeepSpeed ZeRO-3 through
+``accelerate launch --config_file configs/accelerate/...``). The loss covers the answer
+tokens only. Checkpoints (``out/checkpoints/step-N``: model, optimizer, scheduler, RNG,
+data order) resume exactly; logs go to the console and ``out/log.jsonl``; the final model is
+``save_pretrained`` into ``out/final`` with its positional choice in its config.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+import videorope
+from videorope.io import write_json
+from videorope.train.data import Collator, load_rows
+from videorope.vruler.scoring import teacher_forced_exact
+
+__all__ = ["TrainConfig", "build_model", "train"]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything a run needs; ``options`` go flat to :func:`videorope.apply`."""
+
+    model: str
+    data: str
+    out: str
+    processor: str | None = None
+    eval_data: str | None = None
+    eval_fraction: float = 0.1
+    layout: str | None = None
+    allocation: str | None = None
+    scaling: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    num_frames: int = 16
+    batch_size: int = 1
+    grad_accum: int = 1
+    lr: float = 1e-4
+    weight_decay: float = 0.0
+    warmup_steps: int = 0
+    max_steps: int = 100
+    scheduler: str = "cosine"
+    max_grad_norm: float = 1.0
+    eval_every: int = 50
+    save_every: int = 50
+    log_every: int = 10
+    gradient_checkpointing: bool = False
+    mixed_precision: str = "auto"
+    seed: int = 0
+    lora: dict[str, Any] | None = None
+    video_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "grad_accum", "max_steps", "eval_every", "save_every", "log_every", "num_frames"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.eval_fraction < 1:
+            raise ValueError(f"eval_fraction must lie in [0, 1), got {self.eval_fraction}")
+        if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
+            raise ValueError(f"mixed_precision must be auto, no, bf16 or fp16, got {self.mixed_precision!r}")
+
+
+def build_model(name: str, processor: str | None = None):
+    """(model, processor): ``tiny:<type>``, a local checkpoint folder, or a config file (json/yaml)
+    for a model trained from scratch (then ``processor`` names a folder or ``tiny:<type>``)."""
+    import transformers
+    import yaml
+
+    from videorope.integrations import FAMILIES
+    from videorope.models import tiny_model, tiny_processor
+
+    def load_processor(source: str):
+        if source.startswith("tiny:"):
+            return tiny_processor(source.split(":", 1)[1])
+        return transformers.AutoProcessor.from_pretrained(source)
+
+    if name.startswith("tiny:"):
+        return tiny_model(name.split(":", 1)[1]), load_processor(processor or name)
+    path = Path(name)
+    if path.is_dir():
+        return videorope.from_pretrained(path), load_processor(processor or name)
+    if path.suffix in (".json", ".yaml", ".yml") and path.is_file():
+        data = yaml.safe_load(path.read_text())
+        config = transformers.AutoConfig.for_model(**data)
+        cls = getattr(transformers, FAMILIES[config.model_type].meta["model_class"])
+        if processor is None:
+            raise ValueError(f"a model built from the config {path} needs processor= (a folder or tiny:<type>)")
+        return cls._from_config(config), load_processor(processor)
+    raise FileNotFoundError(f"model {name!r} is not tiny:<type>, a checkpoint folder, or a config file")
+
+
+def _latest_checkpoint(out: Path) -> tuple[Path, int] | None:
+    found = [
+        (p, int(m.group(1))) for p in (out / "checkpoints").glob("step-*") if (m := re.fullmatch(r"step-(\d+)", p.name))
+    ]
+    return max(found, key=lambda x: x[1]) if found else None
+
+
+def _log(path: Path, record: dict[str, Any]) -> None:
+    with path.open("a") as f:
+        f.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+@torch.no_grad()
+def _evaluate(model, loader, accelerator) -> dict[str, float]:
+    """Mean answer loss and teacher-forced exact-match accuracy on the held-out loader."""
+    model.eval()
+    losses, correct = [], []
+    for batch in loader:
+        labels = batch["labels"]
+        out = model(**batch)
+        width = int((labels != -100).sum(-1).max())
+        logits = out.logits[:, -width - 1 : -1].float()
+        target = labels[:, -width:]
+        exact = teacher_forced_exact(logits, target.clamp(min=0), target != -100)
+        losses.append(accelerator.gather_for_metrics(out.loss.detach()[None]))
+        correct.append(accelerator.gather_for_metrics(exact))
+    model.train()
+    return {"eval_loss": torch.cat(losses).mean().item(), "eval_accuracy": torch.cat(correct).float().mean().item()}
+
+
+def train(config: TrainConfig, progress: bool = True) -> Path:
+    """Train (resuming from the latest checkpoint in ``config.out``); returns ``out/final``."""
+    from accelerate import Accelerator
+    from accelerate.utils import DataLoaderConfiguration, set_seed
+    from transformers import get_scheduler
+
+    cuda = torch.cuda.is_available()
+    precision = config.mixed_precision
+    if precision == "auto":
+        precision = "bf16" if cuda and torch.cuda.is_bf16_supported() else "no"
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.grad_accum,
+        mixed_precision=precision,
+        cpu=not cuda,
+        dataloader_config=DataLoaderConfiguration(use_seedable_sampler=True),
+    )
+    set_seed(config.seed)
+    out = Path(config.out)
+    model, processor = build_model(config.model, config.processor)
+    model = videorope.apply(model, config.layout, config.allocation, scaling=config.scaling, **config.options)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable()
+    if config.lora:
+        from peft import LoraConfig, get_peft_model
+
+        model = get_peft_model(model, LoraConfig(**config.lora))
+    model.train()
+
+    rows = load_rows(config.data)
+    if config.eval_data:
+        train_rows, eval_rows = rows, load_rows(config.eval_data)
+    elif config.eval_fraction > 0 and len(rows) > 1:
+        split = rows.train_test_split(test_size=config.eval_fraction, seed=config.seed)
+        train_rows, eval_rows = split["train"], split["test"]
+    else:
+        train_rows, eval_rows = rows, None
+    collate = Collator(processor, config.num_frames, config.video_kwargs)
+    loader = torch.utils.data.DataLoader(train_rows, batch_size=config.batch_size, shuffle=True, collate_fn=collate)
+    eval_loader = (
+        torch.utils.data.DataLoader(eval_rows, batch_size=config.batch_size, collate_fn=collate) if eval_rows else None
+    )
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    scheduler = get_scheduler(config.scheduler, optimizer, config.warmup_steps, config.max_steps)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    if eval_loader is not None:
+        eval_loader = accelerator.prepare(eval_loader)
+
+    step, micro = 0, 0
+    latest = _latest_checkpoint(out)
+    if latest is not None:
+        accelerator.load_state(str(latest[0]))
+        step, micro = latest[1], json.loads((latest[0] / "position.json").read_text())["micro_batches"]
+    if accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        write_json(out / "config.json", asdict(config))
+    log_path = out / "log.jsonl"
+    batches_per_epoch = len(loader)
+    epoch = micro // batches_per_epoch
+    bar = tqdm(
+        total=config.max_steps, initial=step, desc="finetune", disable=not progress or not accelerator.is_main_process
+    )
+    running: list[float] = []
+    while step < config.max_steps:
+        loader.set_epoch(epoch)
+        skip = micro - epoch * batches_per_epoch
+        epoch_loader = accelerator.skip_first_batches(loader, skip) if skip else loader
+        for batch in epoch_loader:
+            with accelerator.accumulate(model):
+                loss = model(**batch).loss
+                accelerator.backward(loss)
+                if accelerator.sync_gradients and config.max_grad_norm:
+                    accelerator.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad()
+            micro += 1
+            running.append(loss.detach().float().item())
+            if not accelerator.sync_gradients:
+                continue
+            step += 1
+            bar.update(1)
+            record: dict[str, Any] = {}
+            if step % config.log_every == 0 or step == config.max_steps:
+                record.update(step=step, loss=sum(running) / len(running), lr=scheduler.get_last_lr()[0])
+                running.clear()
+            if eval_loader is not None and (step % config.eval_every == 0 or step == config.max_steps):
+                record.update(step=step, **_evaluate(model, eval_loader, accelerator))
+            if record and accelerator.is_main_process:
+                _log(log_path, record)
+                bar.set_postfix({k: round(v, 4) for k, v in record.items() if k != "step"})
+            if step % config.save_every == 0 or step == config.max_steps:
+                checkpoint = out / "checkpoints" / f"step-{step}"
+                accelerator.save_state(str(checkpoint))
+                if accelerator.is_main_process:  # the data position: micro-batches consumed so far
+                    write_json(checkpoint / "position.json", {"step": step, "micro_batches": micro})
+            if step >= config.max_steps:
+                break
+        epoch += 1
+    bar.close()
+    accelerator.wait_for_everyone()
+    final = out / "final"
+    if accelerator.is_main_process:
+        unwrapped = accelerator.unwrap_model(model)
+        if config.lora:
+            unwrapped = unwrapped.merge_and_unload()
+        unwrapped.save_pretrained(final)
+        processor.save_pretrained(final)
+    return final
