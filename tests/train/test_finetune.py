@@ -126,3 +126,49 @@ def test_plain_video_rows_train(tmp_path):
         progress=False,
     )
     assert (final / "config.json").is_file()
+
+
+def test_gradient_checkpointing_and_lora(manifest, tmp_path):
+    pytest.importorskip("peft")
+    lora = {"r": 4, "lora_alpha": 8, "target_modules": ["q_proj", "v_proj"]}
+    final = train(
+        config(manifest, tmp_path, max_steps=2, gradient_checkpointing=True, lora=lora, eval_fraction=0), progress=False
+    )
+    model = videorope.from_pretrained(final)
+    assert model.config.videorope["layout"] == "videorope"
+    assert not any("lora" in name for name, _ in model.named_parameters())  # merged into the base weights
+
+
+def test_two_processes(manifest, tmp_path):
+    """Data-parallel smoke test: two CPU processes (torchrun, gloo), one shared checkpoint."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "videorope.cli",
+        "finetune",
+        "-q",
+        "--set",
+        "model=tiny:qwen2_vl",
+        "--set",
+        f"data={manifest}",
+        "--set",
+        f"out={tmp_path}",
+        "--set",
+        "max_steps=2",
+        "--set",
+        "eval_fraction=0.25",
+        "--set",
+        "eval_every=2",
+    ]
+    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    records = log(tmp_path)
+    assert [r["step"] for r in records] == [2] and "eval_accuracy" in records[0]
+    assert (tmp_path / "final" / "config.json").is_file()

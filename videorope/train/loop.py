@@ -147,8 +147,9 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     out = Path(config.out)
     model, processor = build_model(config.model, config.processor)
     model = videorope.apply(model, config.layout, config.allocation, scaling=config.scaling, **config.options)
-    if config.gradient_checkpointing:
-        model.gradient_checkpointing_enable()
+    if config.gradient_checkpointing:  # renamed activation checkpointing in later 5.x releases
+        enable = getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)
+        enable()
     if config.lora:
         from peft import LoraConfig, get_peft_model
 
