@@ -10,9 +10,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
+
+_DEMO_CONFIG = str(Path(__file__).resolve().parent / "data" / "demo.yaml")
 
 
 def _length(text: str) -> int:
@@ -118,6 +121,19 @@ def _finetune(args: argparse.Namespace) -> None:
     print(train(load(TrainConfig, args.config, args.set), progress=not args.quiet))
 
 
+def _demo(args: argparse.Namespace) -> None:
+    import dataclasses
+
+    from videorope.config import load
+    from videorope.demo import DemoConfig, run_demo
+
+    config = load(DemoConfig, args.config, args.set)
+    config = dataclasses.replace(config, out=args.out or config.out, retrain=args.retrain or config.retrain)
+    report = run_demo(config, progress=not args.quiet)
+    print((report / "report.md").read_text())
+    print(f"report: {report}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from videorope.models import KNOWN_CONFIGS
     from videorope.rope import ALLOCATIONS, LAYOUTS
@@ -151,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--out", default="layout.png", help="image path (default layout.png)")
     p.set_defaults(run=_layout)
+
+    p = sub.add_parser("demo", help="V-RULER in miniature: train pocket video LMs per scheme, evaluate, report")
+    p.add_argument("--config", default=_DEMO_CONFIG, help="demo YAML (default: the bundled pocket recipe)")
+    p.add_argument("--out", help="output folder (default: the config's, demo/)")
+    p.add_argument("--retrain", action="store_true", help="retrain the pocket models instead of reusing them")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_demo)
 
     p = sub.add_parser("finetune", help="train a Qwen-VL model with a positional scheme (accelerate; resumes)")
     p.add_argument("--config", help="training YAML, e.g. configs/train/qwen2vl-videorope.yaml")

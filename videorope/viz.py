@@ -1,4 +1,4 @@
-"""Figures: what a layout does to a video and how an allocation splits the frequencies.
+"""Figures: layouts and allocations, accuracy heatmaps, accuracy-vs-length curves.
 
 Functions return a matplotlib ``Figure`` (Agg backend; nothing is shown) and
 :func:`save_figure` writes it atomically.
@@ -20,7 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from videorope.io import atomic_path  # noqa: E402
 from videorope.rope import ALLOCATIONS, LAYOUTS, frequency_axes, positions  # noqa: E402
 
-__all__ = ["plot_heatmap", "plot_layout", "save_figure"]
+__all__ = ["plot_curves", "plot_heatmap", "plot_layout", "save_figure"]
 
 AXIS_COLORS = {"t": "#d62728", "h": "#1f77b4", "w": "#2ca02c"}
 
@@ -110,6 +110,34 @@ def plot_heatmap(
     ax.set_ylabel(y_name)
     ax.set_title(title)
     fig.colorbar(image, ax=ax, label="accuracy")
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(
+    curves: dict[str, dict[int, float]], title: str, x_name: str = "frames", train_length: int | None = None
+) -> Figure:
+    """Accuracy against length, one line per scheme; ``curves[name][length] = accuracy``.
+
+    A dashed vertical line marks the training length when given.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    for name, points in curves.items():
+        xs = sorted(points)
+        ax.plot(xs, [100 * points[x] for x in xs], marker="o", label=name)
+    if train_length is not None:
+        ax.axvline(train_length, color="0.5", linestyle="--", label="training length")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(
+        sorted({x for p in curves.values() for x in p}),
+        [str(x) for x in sorted({x for p in curves.values() for x in p})],
+    )
+    ax.set_ylim(-2, 102)
+    ax.set_xlabel(x_name)
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
     fig.tight_layout()
     return fig
 

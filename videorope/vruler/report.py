@@ -56,12 +56,9 @@ def report(rundirs: list[str | Path], out: str | Path) -> Path:
         lines += ["", f"## {label}", "", f"Model `{meta.get('model', '?')}`, suite `{meta.get('suite', '?')}`.", ""]
         lines += ["| task | " + " | ".join(f"{f} frames" for f in frames) + " |", "|---|" + "---|" * len(frames)]
         figures = []
+        per_frames = agg.by_frames()
         for task in sorted(agg.tasks):
-            row = []
-            for f in frames:
-                cells = [(a, n) for (t, ff, _), (a, n) in agg.cells.items() if t == task and ff == f]
-                row.append(_pct(sum(a * n for a, n in cells) / sum(n for _, n in cells)) if cells else "-")
-            lines.append(f"| {task} | " + " | ".join(row) + " |")
+            lines.append(f"| {task} | " + " | ".join(_pct(per_frames[task].get(f)) for f in frames) + " |")
             depths = sorted({d for (t, _, d) in agg.cells if t == task})
             grid = [[agg.cells.get((task, f, d), (None, 0))[0] for f in frames] for d in depths]
             name = f"{rundir.name}-{task}.png"

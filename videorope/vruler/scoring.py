@@ -130,6 +130,17 @@ class Aggregate:
     tasks: dict[str, tuple[float, int]]
     overall: float
 
+    def by_frames(self) -> dict[str, dict[int, float]]:
+        """Accuracy per task and frame count, over all depths (weighted by samples)."""
+        sums: dict[tuple[str, int], list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for (task, frames, _), (accuracy, n) in self.cells.items():
+            sums[task, frames][0] += accuracy * n
+            sums[task, frames][1] += n
+        out: dict[str, dict[int, float]] = {}
+        for (task, frames), (total, n) in sorted(sums.items()):
+            out.setdefault(task, {})[frames] = total / n
+        return out
+
     def to_dict(self) -> dict:
         return {
             "overall": self.overall,
