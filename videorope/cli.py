@@ -134,6 +134,11 @@ def _demo(args: argparse.Namespace) -> None:
     print(f"report: {report}")
 
 
+def _repeatable(p: argparse.ArgumentParser, flag: str, help: str, parse: Any = _option) -> None:
+    """A repeatable ``KEY=VALUE`` flag, parsed by ``parse`` (``str`` leaves it to the config loader)."""
+    p.add_argument(flag, type=parse, action="append", default=[], metavar="KEY=VALUE", help=help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from videorope.models import KNOWN_CONFIGS
     from videorope.rope import ALLOCATIONS, LAYOUTS
@@ -157,14 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grid", type=_grid, default=(4, 4), help="merged grid HxW per frame (default 4x4)")
     p.add_argument("--head-dim", type=int, default=128, help="rotary dims for the allocation bar (default 128)")
     p.add_argument("--temporal-spacing", type=float, help="delta for videorope / hope")
-    p.add_argument(
-        "--option",
-        type=_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other layout option, e.g. visual_stride=0.5 (repeatable)",
-    )
+    _repeatable(p, "--option", "any other layout option, e.g. visual_stride=0.5 (repeatable)")
     p.add_argument("--out", default="layout.png", help="image path (default layout.png)")
     p.set_defaults(run=_layout)
 
@@ -172,19 +170,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", default=_DEMO_CONFIG, help="demo YAML (default: the bundled pocket recipe)")
     p.add_argument("--out", help="output folder (default: the config's, demo/)")
     p.add_argument("--retrain", action="store_true", help="retrain the pocket models instead of reusing them")
-    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    _repeatable(p, "--set", "override a config key, e.g. --set train.max_steps=50 (repeatable)", str)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_demo)
 
     p = sub.add_parser("finetune", help="train a Qwen-VL model with a positional scheme (accelerate; resumes)")
     p.add_argument("--config", help="training YAML, e.g. configs/train/qwen2vl-videorope.yaml")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set max_steps=10 (repeatable)",
-    )
+    _repeatable(p, "--set", "override a config key, e.g. --set max_steps=10 (repeatable)", str)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_finetune)
 
@@ -192,13 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     vsub = vruler.add_subparsers(dest="vruler_command", required=True, metavar="STEP")
     p = vsub.add_parser("generate", help="write haystack video, needle images and the JSONL manifest")
     p.add_argument("--config", help="suite YAML, e.g. configs/vruler/cpu-small.yaml (default: built-in defaults)")
-    p.add_argument(
-        "--set",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. --set haystack.videos=my_videos/ (repeatable)",
-    )
+    _repeatable(p, "--set", "override a config key, e.g. --set haystack.videos=my_videos/ (repeatable)", str)
     p.add_argument("--out", required=True, help="suite folder (created; a re-run resumes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_vruler_generate)
@@ -213,27 +199,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temporal-spacing", type=float, help="delta of the videorope / hope layouts")
     p.add_argument("--factor", type=float, help="scale factor of linear, ntk, dynamic, yarn, yarn-v")
     p.add_argument("--target-length", type=_length, help="target of critical-ntk, e.g. 32k")
-    p.add_argument(
-        "--option",
-        type=_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="any other layout / allocation / scaling option (repeatable)",
-    )
+    _repeatable(p, "--option", "any other layout / allocation / scaling option (repeatable)")
     p.add_argument("--mode", choices=("teacher-forced", "generate"), default="teacher-forced")
     p.add_argument("--batch-size", type=int, default=1)
     p.add_argument("--max-new-tokens", type=int, default=16)
     p.add_argument("--max-tokens", type=int, help="refuse, before running, samples longer than this")
     p.add_argument("--tasks", help="comma-separated subset of the suite's tasks")
-    p.add_argument(
-        "--video-option",
-        type=_option,
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="passed to the video processor, e.g. max_pixels=50176 (repeatable)",
-    )
+    _repeatable(p, "--video-option", "passed to the video processor, e.g. max_pixels=50176 (repeatable)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_vruler_eval)
 
