@@ -27,7 +27,10 @@ def main() -> None:
     parser.add_argument("--out", default="benchmarks/results/train_step-cpu.json")
     parser.add_argument("--repeats", type=int, default=10)
     parser.add_argument("--frames", type=int, default=16)
+    parser.add_argument("--threads", type=int, help="torch threads (1 is steadier on a busy machine)")
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     stock = tiny_model("qwen2_vl", attn_implementation="sdpa").train()
     inputs = video_prompt(stock.config, args.frames, 8, 8)
