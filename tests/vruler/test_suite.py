@@ -178,3 +178,11 @@ def test_user_needles_and_distractors(tmp_path):
     frames = materialize(s, out)
     assert np.array_equal(frames[s.needle_frames[0]], fit_image(str(out / "needles/user/cat.png"), 48, 64))
     assert frames[s.needle_frames[0]][24, 32].tolist() == [200, 30, 30]
+
+
+def test_default_suite_places_distractors():
+    from videorope.vruler.tasks import TASKS
+
+    config = SuiteConfig()
+    distance = TASKS.resolve("v-niah-d", config.tasks["v-niah-d"])["distance"]
+    assert distance < min(config.frame_counts) // 2

@@ -29,6 +29,10 @@ from videorope.vruler.tasks import TASKS, Cell, Material
 
 __all__ = ["HaystackConfig", "SuiteConfig", "generate_suite", "sample_seed"]
 
+_SHORT = {"v-niah-d": {"distance": 8}}
+"""Default options sized for the default (short) frame counts: the paper's 200-frame
+distractor distance never fits in 16-64 frames, which would silently drop every distractor."""
+
 MANIFEST = "manifest.jsonl"
 
 
@@ -58,7 +62,7 @@ class SuiteConfig:
     samples_per_cell: int = 1
     haystack: HaystackConfig = field(default_factory=HaystackConfig)
     needles: str | None = None
-    tasks: dict[str, Any] = field(default_factory=lambda: {name: {} for name in TASKS.names()})
+    tasks: dict[str, Any] = field(default_factory=lambda: {name: {} for name in TASKS.names()} | _SHORT)
 
     def __post_init__(self) -> None:
         if not self.frame_counts or min(self.frame_counts) < 1:
