@@ -185,4 +185,4 @@ def test_default_suite_places_distractors():
 
     config = SuiteConfig()
     distance = TASKS.resolve("v-niah-d", config.tasks["v-niah-d"])["distance"]
-    assert distance < min(config.frame_counts) // 2
+    assert distance <= (min(config.frame_counts) - 1) / 2  # one side fits at every depth

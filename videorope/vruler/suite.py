@@ -29,7 +29,7 @@ from videorope.vruler.tasks import TASKS, Cell, Material
 
 __all__ = ["HaystackConfig", "SuiteConfig", "generate_suite", "sample_seed"]
 
-_SHORT = {"v-niah-d": {"distance": 8}}
+_SHORT = {"v-niah-d": {"distance": 4}}
 """Default options sized for the default (short) frame counts: the paper's 200-frame
 distractor distance never fits in 16-64 frames, which would silently drop every distractor."""
 
