@@ -104,6 +104,18 @@ def _latest_checkpoint(out: Path) -> tuple[Path, int] | None:
     return max(found, key=lambda x: x[1]) if found else None
 
 
+def _save_checkpoint(accelerator, checkpoint: Path, step: int, micro: int) -> None:
+    """Save the full training state plus the data position (micro-batches consumed) under a
+    temporary name, then rename: a crash while saving never leaves a checkpoint to resume from."""
+    partial = checkpoint.with_name(checkpoint.name + ".partial")
+    accelerator.save_state(str(partial))
+    accelerator.wait_for_everyone()
+    if accelerator.is_main_process:
+        write_json(partial / "position.json", {"step": step, "micro_batches": micro})
+        partial.rename(checkpoint)
+    accelerator.wait_for_everyone()
+
+
 def _log(path: Path, record: dict[str, Any]) -> None:
     with path.open("a") as f:
         f.write(json.dumps(record, sort_keys=True) + "\n")
@@ -219,10 +231,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
                 _log(log_path, record)
                 bar.set_postfix({k: round(v, 4) for k, v in record.items() if k != "step"})
             if step % config.save_every == 0 or step == config.max_steps:
-                checkpoint = out / "checkpoints" / f"step-{step}"
-                accelerator.save_state(str(checkpoint))
-                if accelerator.is_main_process:  # the data position: micro-batches consumed so far
-                    write_json(checkpoint / "position.json", {"step": step, "micro_batches": micro})
+                _save_checkpoint(accelerator, out / "checkpoints" / f"step-{step}", step, micro)
             if step >= config.max_steps:
                 break
         epoch += 1
