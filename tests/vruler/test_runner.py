@@ -152,6 +152,7 @@ def test_data_parallel_shards_merge_to_the_single_process_result(suite, tmp_path
         sys.executable,
         "-m",
         "torch.distributed.run",
+        "--standalone",
         "--nproc_per_node",
         "2",
         "-m",
