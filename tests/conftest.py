@@ -66,3 +66,14 @@ def make_vl_batch(config: Any, rows: Sequence[Sequence[tuple]], seed: int = 0) -
 @pytest.fixture
 def vl_batch():
     return make_vl_batch
+
+
+def run_two_processes(*cli_args: str, timeout: int = 600) -> None:
+    """``videorope`` CLI under torchrun with two CPU processes (gloo), a free rendezvous port."""
+    import os
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
+           "videorope.cli", *cli_args]  # fmt: skip
+    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=timeout)

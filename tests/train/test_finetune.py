@@ -141,35 +141,11 @@ def test_gradient_checkpointing_and_lora(manifest, tmp_path):
 
 def test_two_processes(manifest, tmp_path):
     """Data-parallel smoke test: two CPU processes (torchrun, gloo), one shared checkpoint."""
-    import os
-    import subprocess
-    import sys
+    from conftest import run_two_processes
 
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "videorope.cli",
-        "finetune",
-        "-q",
-        "--set",
-        "model=tiny:qwen2_vl",
-        "--set",
-        f"data={manifest}",
-        "--set",
-        f"out={tmp_path}",
-        "--set",
-        "max_steps=2",
-        "--set",
-        "eval_fraction=0.25",
-        "--set",
-        "eval_every=2",
-    ]
-    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=600)
+    overrides = ["model=tiny:qwen2_vl", f"data={manifest}", f"out={tmp_path}", "max_steps=2", "eval_fraction=0.25",
+                 "eval_every=2"]  # fmt: skip
+    run_two_processes("finetune", "-q", *[x for o in overrides for x in ("--set", o)])
     records = log(tmp_path)
     assert [r["step"] for r in records] == [2] and "eval_accuracy" in records[0]
     assert (tmp_path / "final" / "config.json").is_file()

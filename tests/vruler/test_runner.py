@@ -143,31 +143,12 @@ def test_cli_eval_and_report(suite, tmp_path, capsys):
 
 def test_data_parallel_shards_merge_to_the_single_process_result(suite, tmp_path):
     """Two processes (torchrun, gloo on CPU; accelerate launch on GPUs) split the samples."""
-    import os
-    import subprocess
-    import sys
+    from conftest import run_two_processes
 
     single = read_results(evaluate(EvalConfig(str(suite), "tiny:qwen2_vl", str(tmp_path / "one")), progress=False))
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        "2",
-        "-m",
-        "videorope.cli",
-        "vruler",
-        "eval",
-        "--suite",
-        str(suite),
-        "--model",
-        "tiny:qwen2_vl",
-        "--out",
-        str(tmp_path / "two"),
-        "-q",
-    ]
-    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    run_two_processes(
+        "vruler", "eval", "--suite", str(suite), "--model", "tiny:qwen2_vl", "--out", str(tmp_path / "two"), "-q"
+    )  # fmt: skip
     shards = [read_results(tmp_path / "two" / f"results.rank{r}.jsonl") for r in (0, 1)]
     assert all(shards) and not {r["id"] for r in shards[0]} & {r["id"] for r in shards[1]}
     assert read_results(tmp_path / "two" / "results.jsonl") == single
