@@ -13,7 +13,17 @@ import json
 import os
 from typing import Any
 
-__all__ = ["KNOWN_CONFIGS", "TINY_FAMILIES", "known_name", "load_config", "tiny_config", "tiny_model"]
+__all__ = [
+    "KNOWN_CONFIGS",
+    "TINY_FAMILIES",
+    "known_name",
+    "load_config",
+    "load_model",
+    "tiny_config",
+    "tiny_model",
+    "tiny_processor",
+    "tiny_tokenizer",
+]
 
 # --------------------------------------------------------------------------------------
 # Built-in configs of published models (fields as in each model's config.json on the Hub)
@@ -277,3 +287,36 @@ def tiny_processor(model_type: str = "qwen2_vl"):
     return processor_cls(
         image_processor=image, tokenizer=tiny_tokenizer(), video_processor=video, chat_template=_TINY_CHAT_TEMPLATE
     )
+
+
+def load_model(name: str, processor: str | None = None, attn_implementation: str | None = None):
+    """(model, processor) from ``tiny:<model_type>``, a local checkpoint folder (its videorope
+    choice re-applied), or a config file (json/yaml) for a model trained from scratch, whose
+    ``processor`` then names a folder or ``tiny:<model_type>``."""
+    from pathlib import Path
+
+    import transformers
+    import yaml
+
+    import videorope
+    from videorope.integrations import FAMILIES
+
+    attn = {"attn_implementation": attn_implementation} if attn_implementation else {}
+
+    def load_processor(source: str):
+        if source.startswith("tiny:"):
+            return tiny_processor(source.split(":", 1)[1])
+        return transformers.AutoProcessor.from_pretrained(source)
+
+    if name.startswith("tiny:"):
+        return tiny_model(name.split(":", 1)[1], **attn), load_processor(processor or name)
+    path = Path(name)
+    if path.is_dir():
+        return videorope.from_pretrained(path, **attn), load_processor(processor or name)
+    if path.suffix in (".json", ".yaml", ".yml") and path.is_file():
+        config = transformers.AutoConfig.for_model(**yaml.safe_load(path.read_text()))
+        cls = getattr(transformers, FAMILIES[config.model_type].meta["model_class"])
+        if processor is None:
+            raise ValueError(f"a model built from the config {path} needs processor= (a folder or tiny:<type>)")
+        return cls._from_config(config, **attn), load_processor(processor)
+    raise FileNotFoundError(f"model {name!r} is not a local checkpoint folder, tiny:<model_type> or a config file")

@@ -20,10 +20,11 @@ from tqdm.auto import tqdm
 
 import videorope
 from videorope.io import write_json
+from videorope.models import load_model
 from videorope.train.data import Collator, load_rows
 from videorope.vruler.scoring import teacher_forced_exact
 
-__all__ = ["TrainConfig", "build_model", "train"]
+__all__ = ["TrainConfig", "train"]
 
 
 @dataclass(frozen=True)
@@ -66,35 +67,6 @@ class TrainConfig:
             raise ValueError(f"eval_fraction must lie in [0, 1), got {self.eval_fraction}")
         if self.mixed_precision not in ("auto", "no", "bf16", "fp16"):
             raise ValueError(f"mixed_precision must be auto, no, bf16 or fp16, got {self.mixed_precision!r}")
-
-
-def build_model(name: str, processor: str | None = None):
-    """(model, processor): ``tiny:<type>``, a local checkpoint folder, or a config file (json/yaml)
-    for a model trained from scratch (then ``processor`` names a folder or ``tiny:<type>``)."""
-    import transformers
-    import yaml
-
-    from videorope.integrations import FAMILIES
-    from videorope.models import tiny_model, tiny_processor
-
-    def load_processor(source: str):
-        if source.startswith("tiny:"):
-            return tiny_processor(source.split(":", 1)[1])
-        return transformers.AutoProcessor.from_pretrained(source)
-
-    if name.startswith("tiny:"):
-        return tiny_model(name.split(":", 1)[1]), load_processor(processor or name)
-    path = Path(name)
-    if path.is_dir():
-        return videorope.from_pretrained(path), load_processor(processor or name)
-    if path.suffix in (".json", ".yaml", ".yml") and path.is_file():
-        data = yaml.safe_load(path.read_text())
-        config = transformers.AutoConfig.for_model(**data)
-        cls = getattr(transformers, FAMILIES[config.model_type].meta["model_class"])
-        if processor is None:
-            raise ValueError(f"a model built from the config {path} needs processor= (a folder or tiny:<type>)")
-        return cls._from_config(config), load_processor(processor)
-    raise FileNotFoundError(f"model {name!r} is not tiny:<type>, a checkpoint folder, or a config file")
 
 
 def _latest_checkpoint(out: Path) -> tuple[Path, int] | None:
@@ -157,7 +129,7 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     )
     set_seed(config.seed)
     out = Path(config.out)
-    model, processor = build_model(config.model, config.processor)
+    model, processor = load_model(config.model, config.processor)
     model = videorope.apply(model, config.layout, config.allocation, scaling=config.scaling, **config.options)
     if config.gradient_checkpointing:  # renamed activation checkpointing in later 5.x releases
         enable = getattr(model, "activation_checkpointing_enable", model.gradient_checkpointing_enable)

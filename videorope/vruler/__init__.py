@@ -1,6 +1,6 @@
 """V-RULER: video long-context benchmark (VideoRoPE++): needle images inserted into long real haystack videos.
 
-    from videorope.vruler import SuiteConfig, generate_suite, EvalConfig, evaluate, report
+from videorope.vruler import SuiteConfig, generate_suite, EvalConfig, evaluate, report
 """
 
 from videorope.vruler.manifest import Sample, read_manifest, write_manifest

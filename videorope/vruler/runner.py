@@ -26,12 +26,13 @@ from tqdm.auto import tqdm
 import videorope
 from videorope.inputs import answer_ids, answer_labels, encode
 from videorope.io import atomic_path, write_json
+from videorope.models import load_model
 from videorope.vruler.manifest import Sample, read_manifest
 from videorope.vruler.materialize import materialize
 from videorope.vruler.prompts import question_text
 from videorope.vruler.scoring import grade, teacher_forced_exact
 
-__all__ = ["EvalConfig", "evaluate", "load_model", "read_results"]
+__all__ = ["EvalConfig", "evaluate", "read_results"]
 
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 MODES = ("teacher-forced", "generate")
@@ -60,21 +61,6 @@ class EvalConfig:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
-
-
-def load_model(name_or_path: str, attn_implementation: str = "sdpa") -> tuple[torch.nn.Module, Any]:
-    """A model and its processor: a local checkpoint, or ``tiny:<model_type>`` for smoke tests."""
-    from videorope.models import tiny_model, tiny_processor
-
-    if name_or_path.startswith("tiny:"):
-        model_type = name_or_path.split(":", 1)[1]
-        return tiny_model(model_type, attn_implementation=attn_implementation), tiny_processor(model_type)
-    if not Path(name_or_path).is_dir():
-        raise FileNotFoundError(f"model {name_or_path!r} is not a local checkpoint folder (or tiny:<model_type>)")
-    from transformers import AutoProcessor
-
-    model = videorope.from_pretrained(name_or_path, attn_implementation=attn_implementation, dtype="auto")
-    return model.eval(), AutoProcessor.from_pretrained(name_or_path)
 
 
 def _filler(tokenizer: Any, n_tokens: int) -> str:
@@ -217,7 +203,8 @@ def evaluate(config: EvalConfig, progress: bool = True) -> Path:
         if unknown:
             raise ValueError(f"tasks {unknown} are not in the suite {suite}")
         samples = [s for s in samples if s.task in config.tasks]
-    model, processor = load_model(config.model)
+    model, processor = load_model(config.model, attn_implementation="sdpa")
+    model.eval()
     model = videorope.apply(model, config.layout, config.allocation, scaling=config.scaling, **config.options)
     model.to(state.device)
     out.mkdir(parents=True, exist_ok=True)
