@@ -10,12 +10,9 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
-
-_DEMO_CONFIG = str(Path(__file__).resolve().parent / "data" / "demo.yaml")
 
 
 def _length(text: str) -> int:
@@ -124,13 +121,12 @@ def _finetune(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     import dataclasses
 
-    from videorope.config import load
-    from videorope.demo import DemoConfig, run_demo
+    from videorope.demo import load_demo, run_demo
 
-    config = load(DemoConfig, args.config, args.set)
+    config = load_demo(args.config, args.set)
     config = dataclasses.replace(config, out=args.out or config.out, retrain=args.retrain or config.retrain)
     report = run_demo(config, progress=not args.quiet)
-    print((report / "report.md").read_text())
+    print((report / "summary.md").read_text())
     print(f"report: {report}")
 
 
@@ -167,9 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_layout)
 
     p = sub.add_parser("demo", help="V-RULER in miniature: train pocket video LMs per scheme, evaluate, report")
-    p.add_argument("--config", default=_DEMO_CONFIG, help="demo YAML (default: the bundled pocket recipe)")
+    p.add_argument("--config", help="demo YAML (default: the pocket recipe, configs/pocket/demo.yaml)")
     p.add_argument("--out", help="output folder (default: the config's, demo/)")
-    p.add_argument("--retrain", action="store_true", help="retrain the pocket models instead of reusing them")
+    p.add_argument(
+        "--retrain", action="store_true", help="train the pocket models from the recipe instead of reusing them"
+    )
     _repeatable(p, "--set", "override a config key, e.g. --set train.max_steps=50 (repeatable)", str)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_demo)

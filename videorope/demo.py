@@ -1,10 +1,13 @@
 """``videorope demo``: V-RULER in miniature, end to end, on a CPU.
 
 1. generate a training suite and an evaluation suite (1x, 2x and 4x the training frames);
-2. train the pocket video LM once per positional scheme with ``videorope finetune``, or reuse
-   what ``out/models`` already holds (``retrain`` starts over);
+2. for each positional scheme, reuse the pocket video LM in ``out/models``, else the
+   committed checkpoint trained by this exact recipe (``checkpoints/<scheme>``, see
+   ``configs/pocket/``), else train it with ``videorope finetune`` (``retrain`` always trains);
 3. evaluate every scheme (VideoRoPE also with YaRN-V) on the evaluation suite;
-4. write ``out/report``: the V-RULER report, accuracy-vs-length curves and ``summary.json``.
+4. write ``out/report``: ``summary.md`` (accuracy per scheme at each length, where each model
+   came from), the V-RULER ``report.md`` with heatmaps, accuracy-vs-length curves, and
+   ``summary.json`` with every number.
 
 Every step reads the previous step's files, so a re-run reuses what exists.
 """
@@ -12,19 +15,31 @@ Every step reads the previous step's files, so a re-run reuses what exists.
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
+import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videorope.io import write_json
+import yaml
+
+from videorope.config import load
+from videorope.io import atomic_path, write_json
 from videorope.train import TrainConfig, train
 from videorope.viz import plot_curves, save_figure
 from videorope.vruler.report import load_run, report
 from videorope.vruler.runner import EvalConfig, evaluate
 from videorope.vruler.suite import SuiteConfig, generate_suite
 
-__all__ = ["DemoConfig", "Scheme", "run_demo"]
+__all__ = ["DEFAULT_CONFIG", "DemoConfig", "Scheme", "Stage", "load_demo", "run_demo"]
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "pocket" / "demo.yaml"
+"""The pocket recipe in the source tree (the README installs the package from a clone)."""
+
+RECIPE = "recipe.json"
+"""File in a trained model folder recording the recipe that produced it."""
 
 
 @dataclass(frozen=True)
@@ -39,14 +54,29 @@ class Scheme:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """A curriculum stage: ``max_steps`` of training on the training suite cut to ``frame_counts``
+    (with ``tasks`` instead of the suite's when given, e.g. a shorter distractor distance)."""
+
+    frame_counts: tuple[int, ...]
+    max_steps: int
+    tasks: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
 class DemoConfig:
-    """The demo: suites, the training recipe (``TrainConfig`` fields) and the schemes."""
+    """The demo: suites, the training recipe (``TrainConfig`` fields, and curriculum stages run
+    in order before the main run, each starting from the previous one's model), the schemes,
+    and the folder of committed checkpoints (one subfolder per scheme) reused when their
+    recipe matches."""
 
     out: str = "demo"
     train_suite: SuiteConfig = field(default_factory=SuiteConfig)
     eval_suite: SuiteConfig = field(default_factory=SuiteConfig)
     train: dict[str, Any] = field(default_factory=dict)
+    curriculum: tuple[Stage, ...] = ()
     schemes: tuple[Scheme, ...] = ()
+    checkpoints: str | None = None
     batch_size: int = 4
     retrain: bool = False
 
@@ -59,38 +89,118 @@ class DemoConfig:
                 raise ValueError(f"scheme {s.name!r} uses the model of {s.model_of!r}, which is not a scheme")
 
 
-def _trained(config: DemoConfig, scheme: Scheme, manifest: Path, progress: bool) -> Path:
-    """The scheme's trained model folder, training it unless it already exists."""
+def load_demo(path: str | Path | None = None, overrides: list[str] = ()) -> DemoConfig:
+    """The demo config at ``path`` with ``key.path=value`` overrides; ``train.model`` and
+    ``checkpoints``, when relative, are relative to the config file's folder (default config:
+    :data:`DEFAULT_CONFIG`)."""
+    path = DEFAULT_CONFIG if path is None else Path(path)
+    if not path.is_file():
+        hint = (
+            " (it lives in the source tree: install from a clone, pip install -e .)" if path == DEFAULT_CONFIG else ""
+        )
+        raise FileNotFoundError(f"no demo config at {path}{hint}; pass --config FILE")
+    config = load(DemoConfig, path, overrides)
+
+    def near(p: str) -> str:
+        return str(path.parent / p) if (path.parent / p).exists() else p
+
+    train = dict(config.train)
+    if isinstance(train.get("model"), str):
+        train["model"] = near(train["model"])
+    return dataclasses.replace(config, train=train, checkpoints=config.checkpoints and near(config.checkpoints))
+
+
+def _recipe(config: DemoConfig, scheme: Scheme) -> dict[str, Any]:
+    """What determines a scheme's trained model: the training suite, the training settings (a
+    model config file by its content) and the positional scheme."""
+    settings = dict(config.train)
+    model = Path(str(settings.get("model", "")))
+    if model.suffix in (".yaml", ".yml", ".json") and model.is_file():
+        settings["model"] = yaml.safe_load(model.read_text())
+    positional = {"layout": scheme.layout, "scaling": scheme.scaling, "options": scheme.options}
+    recipe = {"train_suite": dataclasses.asdict(config.train_suite), "train": settings, "scheme": positional}
+    recipe["curriculum"] = [dataclasses.asdict(stage) for stage in config.curriculum]
+    return json.loads(json.dumps(recipe))
+
+
+def _training_suites(config: DemoConfig, out: Path, progress: bool) -> list[Path]:
+    """The manifest of each curriculum stage, then the main training suite's."""
+    suites = [
+        dataclasses.replace(config.train_suite, frame_counts=s.frame_counts, tasks=s.tasks or config.train_suite.tasks)
+        for s in config.curriculum
+    ]
+    folders = [f"train-stage-{i + 1}" for i in range(len(suites))] + ["train"]
+    return [
+        generate_suite(suite, out / "data" / folder, progress=progress)
+        for suite, folder in zip([*suites, config.train_suite], folders, strict=True)
+    ]
+
+
+def _trained(config: DemoConfig, scheme: Scheme, manifests: list[Path], progress: bool) -> tuple[Path, str]:
+    """(model folder, where it came from) for ``scheme``: reused, committed, or trained now
+    (each curriculum stage in ``out/models/<scheme>/stage-<i>``, then the main run)."""
     run = Path(config.out) / "models" / scheme.name
     final = run / "final"
+    recipe = _recipe(config, scheme)
     if config.retrain and run.exists():
         shutil.rmtree(run)
-    if not final.is_dir():
-        recipe = TrainConfig(
-            data=str(manifest), out=str(run), layout=scheme.layout, scaling=scheme.scaling, options=scheme.options,
-            **config.train,
-        )  # fmt: skip
-        train(recipe, progress=progress)
-    return final
+    if final.is_dir():
+        return final, "reused from an earlier run"
+    committed = Path(config.checkpoints) / scheme.name if config.checkpoints else None
+    if not config.retrain and committed is not None and (committed / RECIPE).is_file():
+        if json.loads((committed / RECIPE).read_text()) == recipe:
+            return committed, f"committed checkpoint {committed}"
+        print(f"demo: {committed} was trained by another recipe; training {scheme.name}", file=sys.stderr)
+    start = time.perf_counter()
+    settings = {**config.train, "layout": scheme.layout, "scaling": scheme.scaling, "options": scheme.options}
+    steps = [s.max_steps for s in config.curriculum] + [settings.get("max_steps", TrainConfig.max_steps)]
+    folders = [run / f"stage-{i + 1}" for i in range(len(config.curriculum))] + [run]
+    for manifest, folder, max_steps in zip(manifests, folders, steps, strict=True):
+        stage = TrainConfig(**{**settings, "data": str(manifest), "out": str(folder), "max_steps": max_steps})
+        settings["model"] = str(train(stage, progress=progress))
+    minutes = (time.perf_counter() - start) / 60
+    write_json(final / RECIPE, recipe)
+    return final, f"trained now ({minutes:.1f} min)"
+
+
+def _summary_md(config: DemoConfig, summary: dict[str, Any]) -> str:
+    frames = sorted({int(f) for c in summary["curves"].values() for p in c.values() for f in p})
+    train_frames = summary["train_frames"]
+    head = " | ".join(f"{f} frames ({f / train_frames:g}x)" for f in frames)
+    lines = [
+        "# videorope demo: V-RULER in miniature",
+        "",
+        f"Pocket video LMs trained at {train_frames} frames, evaluated at {', '.join(map(str, frames))} frames "
+        "(teacher-forced exact match, %).",
+        "",
+    ]
+    for task, by_scheme in summary["curves"].items():
+        lines += [f"## {task}", "", f"| scheme | {head} | model |", "|---|" + "---|" * (len(frames) + 1)]
+        for name, points in by_scheme.items():
+            cells = " | ".join(f"{100 * points[str(f)]:.1f}" if str(f) in points else "-" for f in frames)
+            lines.append(f"| {name} | {cells} | {summary['schemes'][name]['model_source']} |")
+        lines += ["", f"![{task}](curve-{task}.png)", ""]
+    lines += ["Heatmaps (frames x depth) and per-run tables: [report.md](report.md). Every number: summary.json."]
+    return "\n".join(lines) + "\n"
 
 
 def run_demo(config: DemoConfig, progress: bool = True) -> Path:
     """Run (or resume) the demo; returns the report folder."""
     out = Path(config.out)
-    train_manifest = generate_suite(config.train_suite, out / "data" / "train", progress=progress)
+    manifests = _training_suites(config, out, progress)
     eval_dir = out / "data" / "eval"
     generate_suite(config.eval_suite, eval_dir, progress=progress)
-    models = {
-        s.name: _trained(config, s, train_manifest, progress) for s in config.schemes if s.model_of is None
-    }  # fmt: skip
+    models = {s.name: _trained(config, s, manifests, progress) for s in config.schemes if s.model_of is None}
+    options_in_prompt = config.train.get("options_in_prompt", True)
     runs = []
     for s in config.schemes:
         run = out / "runs" / s.name
         if config.retrain and run.exists():
             shutil.rmtree(run)
         evaluate(
-            EvalConfig(str(eval_dir), str(models[s.model_of or s.name]), str(run), layout=s.layout,
-                       scaling=s.scaling, options=s.options, batch_size=config.batch_size),
+            EvalConfig(str(eval_dir), str(models[s.model_of or s.name][0]), str(run), layout=s.layout,
+                       scaling=s.scaling, options=s.options, batch_size=config.batch_size,
+                       options_in_prompt=options_in_prompt),
             progress=progress,
         )  # fmt: skip
         runs.append(run)
@@ -101,7 +211,8 @@ def run_demo(config: DemoConfig, progress: bool = True) -> Path:
     curves: dict[str, dict[str, dict[int, float]]] = {}
     for s, run in zip(config.schemes, runs, strict=True):
         _, _, agg = load_run(run)
-        summary["schemes"][s.name] = {**dataclasses.asdict(s), **agg.to_dict()}
+        source = models[s.model_of or s.name][1]
+        summary["schemes"][s.name] = {**dataclasses.asdict(s), "model_source": source, **agg.to_dict()}
         for task, points in agg.by_frames().items():
             curves.setdefault(task, {})[s.name] = points
     for task, by_scheme in curves.items():
@@ -111,4 +222,6 @@ def run_demo(config: DemoConfig, progress: bool = True) -> Path:
         save_figure(fig, report_dir / f"curve-{task}.png")
     summary["curves"] = {t: {n: {str(f): a for f, a in p.items()} for n, p in c.items()} for t, c in curves.items()}
     write_json(report_dir / "summary.json", summary)
+    with atomic_path(report_dir / "summary.md") as tmp:
+        tmp.write_text(_summary_md(config, summary))
     return report_dir

@@ -292,7 +292,8 @@ def tiny_processor(model_type: str = "qwen2_vl"):
 def load_model(name: str, processor: str | None = None, attn_implementation: str | None = None):
     """(model, processor) from ``tiny:<model_type>``, a local checkpoint folder (its videorope
     choice re-applied), or a config file (json/yaml) for a model trained from scratch, whose
-    ``processor`` then names a folder or ``tiny:<model_type>``."""
+    ``processor`` then names a folder, ``tiny:<model_type>`` or ``pocket`` (the word-level
+    :mod:`videorope.pocket` processor, sized from the model's vision config)."""
     from pathlib import Path
 
     import transformers
@@ -303,20 +304,28 @@ def load_model(name: str, processor: str | None = None, attn_implementation: str
 
     attn = {"attn_implementation": attn_implementation} if attn_implementation else {}
 
-    def load_processor(source: str):
+    def load_processor(source: str, model=None):
         if source.startswith("tiny:"):
             return tiny_processor(source.split(":", 1)[1])
+        if source == "pocket":
+            from videorope.pocket import pocket_processor
+
+            vision = model.config.vision_config
+            return pocket_processor(vision.patch_size, vision.temporal_patch_size, vision.spatial_merge_size)
         return transformers.AutoProcessor.from_pretrained(source)
 
     if name.startswith("tiny:"):
-        return tiny_model(name.split(":", 1)[1], **attn), load_processor(processor or name)
+        model = tiny_model(name.split(":", 1)[1], **attn)
+        return model, load_processor(processor or name, model)
     path = Path(name)
     if path.is_dir():
-        return videorope.from_pretrained(path, **attn), load_processor(processor or name)
+        model = videorope.from_pretrained(path, **attn)
+        return model, load_processor(processor or name, model)
     if path.suffix in (".json", ".yaml", ".yml") and path.is_file():
         config = transformers.AutoConfig.for_model(**yaml.safe_load(path.read_text()))
         cls = getattr(transformers, FAMILIES[config.model_type].meta["model_class"])
         if processor is None:
-            raise ValueError(f"a model built from the config {path} needs processor= (a folder or tiny:<type>)")
-        return cls._from_config(config, **attn), load_processor(processor)
+            raise ValueError(f"a model built from the config {path} needs processor= (a folder, tiny:<type> or pocket)")
+        model = cls._from_config(config, **attn)
+        return model, load_processor(processor, model)
     raise FileNotFoundError(f"model {name!r} is not a local checkpoint folder, tiny:<model_type> or a config file")

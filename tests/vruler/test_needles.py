@@ -109,6 +109,18 @@ def test_retrieval_needle_question_answer_and_options(ask):
     assert all(o.isdigit() and len(o) == 2 for o in n.options)
 
 
+def test_retrieval_needle_label_set():
+    labels = ["11", "22", "33", "44", "55"]
+    drawn = [retrieval_needle(seed, labels=labels) for seed in range(40)]
+    assert {n.answer for n in drawn} == set(labels)  # every label used, no other
+    assert all(set(n.options) <= set(labels) and n.label == n.answer for n in drawn)
+    assert all(set(d.options) <= set(labels) for n in drawn for d in look_alikes(n, 3, seed=1))
+    with pytest.raises(ValueError, match="exceeds the 3 possible values"):
+        retrieval_needle(0, labels=["11", "22", "33"], n_options=4)
+    with pytest.raises(ValueError, match="label must be"):
+        retrieval_needle(0, labels=["11", "2 2"])
+
+
 @pytest.mark.parametrize("ask", ASKS)
 def test_look_alikes_differ_in_exactly_the_asked_attribute_and_are_lures(ask):
     for seed in range(30):

@@ -40,6 +40,20 @@ def test_end_to_end(suite, tmp_path, model):
     assert run["positional"]["layout"] == "videorope" and run["model"] == model
 
 
+def test_options_can_be_left_out_of_the_prompt(suite, tmp_path):
+    with_options = read_results(evaluate(EvalConfig(str(suite), "tiny:qwen2_vl", str(tmp_path / "a")), progress=False))
+    bare = EvalConfig(str(suite), "tiny:qwen2_vl", str(tmp_path / "b"), options_in_prompt=False)
+    without = read_results(evaluate(bare, progress=False))
+    samples = {s.id: s for s in read_manifest(suite / "manifest.jsonl")}
+    for a, b in zip(with_options, without, strict=True):
+        options = samples[a["id"]].options
+        # the tiny tokenizer is per character: the option block is exactly the missing tokens
+        block = sum(len(f"\n({chr(65 + i)}) {o}") for i, o in enumerate(options or ())) + len(
+            "\nAnswer with the option's text."
+        ) * bool(options)
+        assert a["tokens"] - b["tokens"] == block
+
+
 def test_batching_does_not_change_scores(suite, tmp_path):
     one = read_results(evaluate(EvalConfig(str(suite), "tiny:qwen2_vl", str(tmp_path / "a")), progress=False))
     four = read_results(

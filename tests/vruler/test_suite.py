@@ -186,3 +186,24 @@ def test_default_suite_places_distractors():
     config = SuiteConfig()
     distance = TASKS.resolve("v-niah-d", config.tasks["v-niah-d"])["distance"]
     assert distance <= (min(config.frame_counts) - 1) / 2  # one side fits at every depth
+
+
+def test_haystack_stretches_are_decoded_once_and_invalidated_by_a_rewrite(tmp_path, monkeypatch):
+    import videorope.vruler.materialize as mat
+
+    config = dataclasses.replace(TINY, frame_counts=(12,), tasks={"v-niah": {}})
+    out = tmp_path / "suite"
+    samples = read_manifest(generate_suite(config, out, progress=False))
+    calls = []
+    real = mat.read_frames
+    monkeypatch.setattr(mat, "read_frames", lambda path, idx: calls.append(path) or real(path, idx))
+    first = [materialize(s, out) for s in samples]
+    assert len(calls) == 1  # every sample shares one haystack stretch
+    monkeypatch.setattr(mat, "HAYSTACK_CACHE_BYTES", 0)
+    write_haystack(out / samples[0].haystack, 30, 48, 64, 2.0, seed=99, progress=False)
+    again = materialize(samples[0], out)
+    assert len(calls) == 2 and not np.array_equal(again, first[0])  # a rewritten video is read anew
+    assert len(mat._stretches) == 1  # over budget: all but the newest stretch are evicted
+    (out / samples[0].haystack).unlink()
+    with pytest.raises(FileNotFoundError, match="re-run `videorope vruler generate`"):
+        materialize(samples[0], out)

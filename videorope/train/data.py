@@ -49,11 +49,12 @@ def _plain_row(d: dict[str, Any], where: str, root: Path) -> dict[str, Any]:
             "frames": frames, "sample": None}  # fmt: skip
 
 
-def load_rows(path: str | Path):
+def load_rows(path: str | Path, options_in_prompt: bool = True):
     """Validated rows of a video-QA JSONL or a V-RULER manifest, as a ``datasets.Dataset``.
 
     Each row holds ``id``, ``question``, ``answer`` and either ``video`` (+ ``frames``) or
     ``sample`` (a V-RULER sample as JSON, with ``suite`` its folder). Errors name the line.
+    A V-RULER sample's question lists its options unless ``options_in_prompt`` is false.
     """
     import datasets
 
@@ -78,8 +79,9 @@ def load_rows(path: str | Path):
                 raise ValueError(f"{where}: not a V-RULER sample ({err})") from None
             if not sample.answer.strip():
                 raise ValueError(f"{where}: empty answer")
-            rows.append({"id": sample.id, "video": str(path.parent), "question": question_text(sample),
-                         "answer": sample.answer, "frames": None, "sample": json.dumps(sample.to_dict())})  # fmt: skip
+            question = question_text(sample, options_in_prompt)
+            rows.append({"id": sample.id, "video": str(path.parent), "question": question, "answer": sample.answer,
+                         "frames": None, "sample": json.dumps(sample.to_dict())})  # fmt: skip
         else:
             rows.append(_plain_row(d, where, path.parent))
     if not rows:

@@ -45,6 +45,7 @@ class TrainConfig:
     batch_size: int = 1
     grad_accum: int = 1
     lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
     weight_decay: float = 0.0
     warmup_steps: int = 0
     max_steps: int = 100
@@ -58,6 +59,7 @@ class TrainConfig:
     seed: int = 0
     lora: dict[str, Any] | None = None
     video_kwargs: dict[str, Any] = field(default_factory=dict)
+    options_in_prompt: bool = True
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "grad_accum", "max_steps", "eval_every", "save_every", "log_every", "num_frames"):
@@ -140,9 +142,9 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
         model = get_peft_model(model, LoraConfig(**config.lora))
     model.train()
 
-    rows = load_rows(config.data)
+    rows = load_rows(config.data, config.options_in_prompt)
     if config.eval_data:
-        train_rows, eval_rows = rows, load_rows(config.eval_data)
+        train_rows, eval_rows = rows, load_rows(config.eval_data, config.options_in_prompt)
     elif config.eval_fraction > 0 and len(rows) > 1:
         split = rows.train_test_split(test_size=config.eval_fraction, seed=config.seed)
         train_rows, eval_rows = split["train"], split["test"]
@@ -153,7 +155,9 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     eval_loader = (
         torch.utils.data.DataLoader(eval_rows, batch_size=config.batch_size, collate_fn=collate) if eval_rows else None
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, betas=config.betas, weight_decay=config.weight_decay
+    )
     scheduler = get_scheduler(config.scheduler, optimizer, config.warmup_steps, config.max_steps)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
     if eval_loader is not None:

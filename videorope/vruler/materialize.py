@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import lru_cache
 from pathlib import Path
 
@@ -12,7 +13,29 @@ from videorope.vruler.haystack import read_frames
 from videorope.vruler.manifest import Sample
 from videorope.vruler.needles import BACKGROUND
 
-__all__ = ["fit_image", "materialize"]
+__all__ = ["HAYSTACK_CACHE_BYTES", "fit_image", "materialize"]
+
+HAYSTACK_CACHE_BYTES = 256 * 2**20
+"""Decoded haystack stretches kept in memory (LRU, by bytes). The samples of one frame count
+share their haystack frames, so a training epoch or an evaluation sweep decodes each
+stretch once instead of once per sample."""
+
+_stretches: OrderedDict[tuple, np.ndarray] = OrderedDict()
+
+
+def _haystack(path: Path, frames: tuple[int, int, int]) -> np.ndarray:
+    """Frames ``range(*frames)`` of the video at ``path``, uint8 (N, H, W, 3), read-only, cached."""
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, tuple(frames))
+    if key in _stretches:
+        _stretches.move_to_end(key)
+        return _stretches[key]
+    out = read_frames(path, range(*frames))
+    out.flags.writeable = False
+    _stretches[key] = out
+    while len(_stretches) > 1 and sum(a.nbytes for a in _stretches.values()) > HAYSTACK_CACHE_BYTES:
+        _stretches.popitem(last=False)
+    return out
 
 
 @lru_cache(maxsize=256)
@@ -32,14 +55,17 @@ def fit_image(path: str, height: int, width: int) -> np.ndarray:
 def materialize(sample: Sample, suite_dir: str | Path) -> np.ndarray:
     """The sample's ``frame_count`` frames in order: uint8 (F, H, W, 3).
 
-    Haystack frames are read by index (decord ``get_batch``), never by decoding the file.
+    Haystack frames are read by index (decord ``get_batch``), never by decoding the file, and
+    kept in a cache of :data:`HAYSTACK_CACHE_BYTES`.
     """
     suite_dir = Path(suite_dir)
     plan = sample.frame_plan()
-    indices = [x for kind, x in plan if kind == "haystack"]
-    frames = read_frames(suite_dir / sample.haystack, indices) if indices else None
-    if frames is None:
+    if not any(kind == "haystack" for kind, _ in plan):
         raise ValueError(f"sample {sample.id} has no haystack frames")
+    path = suite_dir / sample.haystack
+    if not path.is_file():
+        raise FileNotFoundError(f"haystack video {path} is missing; re-run `videorope vruler generate` on the suite")
+    frames = _haystack(path, sample.haystack_range)
     _, height, width, _ = frames.shape
     out = np.empty((len(plan), height, width, 3), dtype=np.uint8)
     haystack = iter(frames)

@@ -531,18 +531,29 @@ _QUESTIONS: dict[str, Callable[[str, str, str], str]] = {
 }
 
 
-def retrieval_needle(seed: int, *, ask: str = "label", n_options: int = 4) -> NeedleSpec:
+def retrieval_needle(
+    seed: int, *, ask: str = "label", n_options: int = 4, labels: Sequence[str] | None = None
+) -> NeedleSpec:
     """A V-NIAH needle: one labelled object, a question about one of its attributes.
 
     ``ask="label"`` (default): "What number is written on the <colour> <object>?", answer
-    the two-digit label. ``ask="colour"`` / ``"object"`` ask for the colour / shape of the
-    object with a given number. ``n_options`` options of the asked attribute, the answer
-    among them, in an order drawn from ``seed``. Pure function of its arguments.
+    the label: a two-digit number from :data:`LABEL_RANGE`, or one of ``labels`` when given
+    (a smaller label set makes the needles easier to read, e.g. for a model trained from
+    scratch). ``ask="colour"`` / ``"object"`` ask for the colour / shape of the object with
+    a given number. ``n_options`` options of the asked attribute, the answer among them, in
+    an order drawn from ``seed``. Pure function of its arguments.
     """
     if ask not in _QUESTIONS:
         raise ValueError(f"ask must be one of: {', '.join(_QUESTIONS)}; got {ask!r}")
     _check_n_options(n_options)
-    labels = [str(v) for v in range(LABEL_RANGE[0], LABEL_RANGE[1] + 1)]
+    if labels is None:
+        labels = [str(v) for v in range(LABEL_RANGE[0], LABEL_RANGE[1] + 1)]
+    else:
+        labels = list(dict.fromkeys(str(v) for v in labels))
+        for label in labels:
+            _check_label(label)
+        if "" in labels:
+            raise ValueError("labels must not contain '' (a needle's label is what the question asks for)")
     domain = {"object": list(OBJECTS), "colour": list(COLOURS), "label": labels}[ask]
     if n_options > len(domain):
         raise ValueError(f"n_options={n_options} exceeds the {len(domain)} possible values of {ask!r}")

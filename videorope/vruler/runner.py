@@ -55,6 +55,7 @@ class EvalConfig:
     max_tokens: int | None = None
     tasks: tuple[str, ...] | None = None
     video_kwargs: dict[str, Any] = field(default_factory=dict)
+    options_in_prompt: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -71,16 +72,17 @@ def _filler(tokenizer: Any, n_tokens: int) -> str:
     return tokenizer.decode(ids[:n_tokens])
 
 
-def _messages(sample: Sample, tokenizer: Any) -> list[dict[str, Any]]:
+def _messages(sample: Sample, tokenizer: Any, options: bool = True) -> list[dict[str, Any]]:
     """The user turn: the video (inside filler text for multimodal-stack) and the question."""
-    content: list[dict[str, Any]] = [{"type": "video"}, {"type": "text", "text": question_text(sample)}]
+    question = question_text(sample, options)
+    content: list[dict[str, Any]] = [{"type": "video"}, {"type": "text", "text": question}]
     budget = sample.context.get("text_tokens")
     if budget:
         before = round(budget * sample.context.get("video_depth", 0.5))
         content = [
             {"type": "text", "text": _filler(tokenizer, before)},
             {"type": "video"},
-            {"type": "text", "text": _filler(tokenizer, budget - before) + "\n" + question_text(sample)},
+            {"type": "text", "text": _filler(tokenizer, budget - before) + "\n" + question},
         ]
     return [{"role": "user", "content": content}]
 
@@ -88,7 +90,7 @@ def _messages(sample: Sample, tokenizer: Any) -> list[dict[str, Any]]:
 def _batch_inputs(samples: Sequence[Sample], videos: Sequence, processor: Any, config: EvalConfig, answers: bool):
     """Processor inputs for a batch (``videos``: materialised frames per sample); with
     ``answers`` the answer text follows each prompt."""
-    messages = [_messages(s, processor.tokenizer) for s in samples]
+    messages = [_messages(s, processor.tokenizer, config.options_in_prompt) for s in samples]
     return encode(processor, messages, videos, [s.answer for s in samples] if answers else None, config.video_kwargs)
 
 

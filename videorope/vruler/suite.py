@@ -38,13 +38,19 @@ MANIFEST = "manifest.jsonl"
 
 @dataclass(frozen=True)
 class HaystackConfig:
-    """The haystack: generated (``frames`` defaults to the largest frame count) or user ``videos``."""
+    """The haystack: ``count`` generated videos (``frames`` long, default the largest frame
+    count; each sample draws one of them) or the user's ``videos``."""
 
     frames: int | None = None
     height: int = 224
     width: int = 224
     fps: float = 2.0
     videos: str | None = None
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"haystack.count must be >= 1, got {self.count}")
 
 
 @dataclass(frozen=True)
@@ -97,13 +103,15 @@ def _haystacks(config: SuiteConfig, out: Path, progress: bool) -> list[VideoInfo
     if h.videos is not None:
         return [probe(p) for p in find_videos(h.videos)]
     frames = h.frames or max(config.frame_counts)
-    path = out / "haystack" / "haystack.mp4"
-    if path.exists():
-        info = probe(path)
-        if (info.num_frames, info.height, info.width) == (frames, h.height, h.width):
-            return [dataclasses.replace(info, path="haystack/haystack.mp4")]
-    info = write_haystack(path, frames, h.height, h.width, h.fps, seed=config.seed, progress=progress)
-    return [dataclasses.replace(info, path="haystack/haystack.mp4")]
+    infos = []
+    for i in range(h.count):
+        name = "haystack/haystack.mp4" if h.count == 1 else f"haystack/haystack-{i:03d}.mp4"
+        path, seed = out / name, config.seed if i == 0 else sample_seed(config.seed, "haystack", frames, 0.0, i)
+        info = probe(path) if path.exists() else None
+        if info is None or (info.num_frames, info.height, info.width) != (frames, h.height, h.width):
+            info = write_haystack(path, frames, h.height, h.width, h.fps, seed=seed, progress=progress)
+        infos.append(dataclasses.replace(info, path=name))
+    return infos
 
 
 def _user_needles(config: SuiteConfig, out: Path) -> list[NeedleSpec]:

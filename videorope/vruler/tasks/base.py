@@ -8,6 +8,7 @@ evenly (counting, ordering) are registered with ``uses_depth=False`` and swept a
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from videorope.registry import Registry
@@ -48,10 +49,13 @@ class Material:
     user_needles: list[NeedleSpec] = field(default_factory=list)
     needles: dict[str, NeedleSpec] = field(default_factory=dict)
 
-    def retrieval(self, seed: int, n_options: int) -> NeedleSpec:
-        """A retrieval needle: one of the user's (not a distractor), else a drawn one."""
+    def retrieval(self, seed: int, n_options: int, labels: Sequence[str] | None = None) -> NeedleSpec:
+        """A retrieval needle: one of the user's (not a distractor), else a drawn one
+        (labelled from ``labels`` when given)."""
         own = [n for n in self.user_needles if n.kind != "distractor"]
-        return random.Random(seed).choice(own) if own else retrieval_needle(seed, n_options=n_options)
+        if own:
+            return random.Random(seed).choice(own)
+        return retrieval_needle(seed, n_options=n_options, labels=labels)
 
     def look_alike(self, needle: NeedleSpec, rng: random.Random) -> NeedleSpec | None:
         """A distractor for ``needle``: drawn (same object, other colour, a lure number among the

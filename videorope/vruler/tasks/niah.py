@@ -12,14 +12,14 @@ from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
     "v-niah",
     paper="LongVA (Zhang et al., 2024); VideoRoPE (Wei et al., ICML 2025)",
     summary="one needle image at a depth; what number is on the <colour> <object>?",
-    options={"ask": "label", "n_options": 4},
+    options={"ask": "label", "n_options": 4, "labels": None},
     uses_depth=True,
 )
-def v_niah(cell: Cell, material: Material, *, ask: str, n_options: int) -> Sample:
+def v_niah(cell: Cell, material: Material, *, ask: str, n_options: int, labels: list[str] | None) -> Sample:
     needle = (
-        material.retrieval(cell.seed, n_options)
+        material.retrieval(cell.seed, n_options, labels)
         if ask == "label"
-        else retrieval_needle(cell.seed, ask=ask, n_options=n_options)
+        else retrieval_needle(cell.seed, ask=ask, n_options=n_options, labels=labels)
     )
     position = depth_position(cell.frame_count, cell.depth)
     return make_sample(
@@ -31,12 +31,12 @@ def v_niah(cell: Cell, material: Material, *, ask: str, n_options: int) -> Sampl
     "v-niah-d",
     paper="VideoRoPE (Wei et al., ICML 2025)",
     summary="V-NIAH plus a look-alike distractor `distance` frames away (random side, forced to the side that fits)",
-    options={"distance": 200, "n_options": 4},
+    options={"distance": 200, "n_options": 4, "labels": None},
     uses_depth=True,
 )
-def v_niah_d(cell: Cell, material: Material, *, distance: int, n_options: int) -> Sample:
+def v_niah_d(cell: Cell, material: Material, *, distance: int, n_options: int, labels: list[str] | None) -> Sample:
     rng = cell.rng
-    needle = material.retrieval(cell.seed, n_options)
+    needle = material.retrieval(cell.seed, n_options, labels)
     position = depth_position(cell.frame_count, cell.depth)
     inserts = [(position, needle, "needle")]
     other = distractor_position(cell.frame_count, position, distance, rng)
