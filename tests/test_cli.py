@@ -53,7 +53,7 @@ def test_readme_shows_exactly_two_setup_commands():
     setup = README.read_text().split("## Set up")[1].split("\n## ")[0]
     commands = re.findall(r"```bash\n(.*?)\n```", setup, flags=re.S)
     assert len(commands) == 2
-    assert "videorope layout" in commands[0] and "pytest" in commands[1]
+    assert commands[0].endswith("videorope demo") and "pytest" in commands[1]
 
 
 def test_readme_library_examples_run():

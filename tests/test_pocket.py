@@ -50,7 +50,7 @@ def test_pocket_model_and_processor_build(tmp_path):
     from videorope.models import load_model
 
     model, processor = load_model(str(MODEL), processor="pocket")
-    assert 0.9e6 < sum(p.numel() for p in model.parameters()) < 1.5e6
+    assert sum(p.numel() for p in model.parameters()) == 1_339_904  # the size model.yaml states
     frames = np.zeros((16, 64, 64, 3), dtype=np.uint8)
     messages = [[{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": "Number?"}]}]]
     batch = encode(processor, messages, [frames])

@@ -41,6 +41,10 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "pocket" / "d
 RECIPE = "recipe.json"
 """File in a trained model folder recording the recipe that produced it."""
 
+TRAINING = "training.json"
+"""File in a trained model folder recording how long training took; ``log-<stage>.jsonl``
+beside it are the training logs of each stage."""
+
 
 @dataclass(frozen=True)
 class Scheme:
@@ -56,11 +60,13 @@ class Scheme:
 @dataclass(frozen=True)
 class Stage:
     """A curriculum stage: ``max_steps`` of training on the training suite cut to ``frame_counts``
-    (with ``tasks`` instead of the suite's when given, e.g. a shorter distractor distance)."""
+    (with ``tasks`` instead of the suite's when given), with ``train`` overriding the
+    recipe's ``TrainConfig`` fields (e.g. ``lr``)."""
 
     frame_counts: tuple[int, ...]
     max_steps: int
     tasks: dict[str, Any] | None = None
+    train: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -149,18 +155,34 @@ def _trained(config: DemoConfig, scheme: Scheme, manifests: list[Path], progress
     committed = Path(config.checkpoints) / scheme.name if config.checkpoints else None
     if not config.retrain and committed is not None and (committed / RECIPE).is_file():
         if json.loads((committed / RECIPE).read_text()) == recipe:
-            return committed, f"committed checkpoint {committed}"
+            minutes = json.loads((committed / TRAINING).read_text())["minutes"]
+            return committed, f"committed checkpoint {committed} (trained in {minutes:.1f} min)"
         print(f"demo: {committed} was trained by another recipe; training {scheme.name}", file=sys.stderr)
     start = time.perf_counter()
     settings = {**config.train, "layout": scheme.layout, "scaling": scheme.scaling, "options": scheme.options}
-    steps = [s.max_steps for s in config.curriculum] + [settings.get("max_steps", TrainConfig.max_steps)]
+    stages = [{**s.train, "max_steps": s.max_steps} for s in config.curriculum] + [{}]
     folders = [run / f"stage-{i + 1}" for i in range(len(config.curriculum))] + [run]
-    for manifest, folder, max_steps in zip(manifests, folders, steps, strict=True):
-        stage = TrainConfig(**{**settings, "data": str(manifest), "out": str(folder), "max_steps": max_steps})
+    for manifest, folder, changes in zip(manifests, folders, stages, strict=True):
+        stage = TrainConfig(**{**settings, **changes, "data": str(manifest), "out": str(folder)})
         settings["model"] = str(train(stage, progress=progress))
     minutes = (time.perf_counter() - start) / 60
+    for i, folder in enumerate(folders):  # the training logs travel with the model
+        shutil.copyfile(folder / "log.jsonl", final / f"log-{i + 1}.jsonl")
+    write_json(final / TRAINING, {"minutes": round(minutes, 2), "stages": len(folders)})
     write_json(final / RECIPE, recipe)
     return final, f"trained now ({minutes:.1f} min)"
+
+
+def _stage_accuracies(model: Path) -> list[float]:
+    """Held-out accuracy at the end of each training stage, from the model's ``log-<i>.jsonl``."""
+    out = []
+    for i in range(1, 100):
+        log = model / f"log-{i}.jsonl"
+        if not log.is_file():
+            break
+        evals = [r["eval_accuracy"] for r in map(json.loads, log.read_text().splitlines()) if "eval_accuracy" in r]
+        out.append(evals[-1] if evals else float("nan"))
+    return out
 
 
 def _summary_md(config: DemoConfig, summary: dict[str, Any]) -> str:
@@ -175,11 +197,16 @@ def _summary_md(config: DemoConfig, summary: dict[str, Any]) -> str:
         "",
     ]
     for task, by_scheme in summary["curves"].items():
-        lines += [f"## {task}", "", f"| scheme | {head} | model |", "|---|" + "---|" * (len(frames) + 1)]
+        lines += [f"## {task}", "", f"| scheme | {head} |", "|---|" + "---|" * len(frames)]
         for name, points in by_scheme.items():
             cells = " | ".join(f"{100 * points[str(f)]:.1f}" if str(f) in points else "-" for f in frames)
-            lines.append(f"| {name} | {cells} | {summary['schemes'][name]['model_source']} |")
+            lines.append(f"| {name} | {cells} |")
         lines += ["", f"![{task}](curve-{task}.png)", ""]
+    lines += ["## Models", "", "| scheme | model | held-out accuracy after each training stage |", "|---|---|---|"]
+    for name, s in summary["schemes"].items():
+        stages = ", ".join(f"{100 * a:.1f}" for a in s["stage_accuracies"]) or "-"
+        lines.append(f"| {name} | {s['model_source']} | {stages} |")
+    lines.append("")
     lines += ["Heatmaps (frames x depth) and per-run tables: [report.md](report.md). Every number: summary.json."]
     return "\n".join(lines) + "\n"
 
@@ -211,8 +238,11 @@ def run_demo(config: DemoConfig, progress: bool = True) -> Path:
     curves: dict[str, dict[str, dict[int, float]]] = {}
     for s, run in zip(config.schemes, runs, strict=True):
         _, _, agg = load_run(run)
-        source = models[s.model_of or s.name][1]
-        summary["schemes"][s.name] = {**dataclasses.asdict(s), "model_source": source, **agg.to_dict()}
+        model, source = models[s.model_of or s.name]
+        summary["schemes"][s.name] = {
+            **dataclasses.asdict(s), "model_source": source, "stage_accuracies": _stage_accuracies(model),
+            **agg.to_dict(),
+        }  # fmt: skip
         for task, points in agg.by_frames().items():
             curves.setdefault(task, {})[s.name] = points
     for task, by_scheme in curves.items():
