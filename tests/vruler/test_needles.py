@@ -362,3 +362,7 @@ def test_look_alikes_with_a_key_change_stay_unambiguous():
     assert d.label in needle.options and d.image != needle.image
     with pytest.raises(ValueError, match="key must be"):
         look_alikes(needle, key="label")
+    (both,) = look_alikes(needle, key=("colour", "object"), seed=1)
+    assert both.object != needle.object and both.colour != needle.colour and both.label in needle.options
+    with pytest.raises(ValueError, match="key must be"):
+        look_alikes(needle, key=("colour", "colour"))

@@ -11,6 +11,7 @@ pytest.importorskip("av")
 from videorope.vruler.haystack import read_frames, write_haystack  # noqa: E402
 from videorope.vruler.manifest import read_manifest  # noqa: E402
 from videorope.vruler.materialize import fit_image, materialize  # noqa: E402
+from videorope.vruler.needles import load_needles  # noqa: E402
 from videorope.vruler.placement import depth_position  # noqa: E402
 from videorope.vruler.suite import HaystackConfig, SuiteConfig, generate_suite  # noqa: E402
 from videorope.vruler.tasks import TASKS  # noqa: E402
@@ -207,3 +208,20 @@ def test_haystack_stretches_are_decoded_once_and_invalidated_by_a_rewrite(tmp_pa
     (out / samples[0].haystack).unlink()
     with pytest.raises(FileNotFoundError, match="re-run `videorope vruler generate`"):
         materialize(samples[0], out)
+
+
+def test_v_niah_d_lure_can_differ_in_object_too(tmp_path):
+    config = dataclasses.replace(
+        TINY, frame_counts=(12,), tasks={"v-niah-d": {"distance": 6, "lure_differs": ["colour", "object"]}}
+    )
+    out = tmp_path / "suite"
+    samples = read_manifest(generate_suite(config, out, progress=False))
+    specs = {n.image: n for n in load_needles(out / "needles.json")}
+    pairs = [(specs[s.inserts[0].image], specs[s.inserts[1].image]) for s in samples if len(s.inserts) == 2]
+    assert pairs and all(a.object != b.object and a.colour != b.colour for a, b in pairs)
+    with pytest.raises(ValueError, match="key must be"):
+        generate_suite(
+            dataclasses.replace(config, tasks={"v-niah-d": {"distance": 6, "lure_differs": ["label"]}}),
+            tmp_path / "bad",
+            progress=False,
+        )

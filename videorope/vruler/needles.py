@@ -571,7 +571,9 @@ def retrieval_needle(
     )
 
 
-def look_alikes(needle: NeedleSpec, n: int = 1, *, seed: int = 0, key: str | None = None) -> list[NeedleSpec]:
+def look_alikes(
+    needle: NeedleSpec, n: int = 1, *, seed: int = 0, key: str | Sequence[str] | None = None
+) -> list[NeedleSpec]:
     """``n`` distractors for ``needle`` that differ from it in exactly the asked attribute.
 
     Each distractor keeps every attribute of ``needle`` except ``needle.asked`` ("label",
@@ -584,7 +586,8 @@ def look_alikes(needle: NeedleSpec, n: int = 1, *, seed: int = 0, key: str | Non
     A look-alike that differs ONLY in the asked attribute makes the question ambiguous
     (two red balloons, two numbers). ``key="colour"`` (or ``"object"``) also changes that
     identifying attribute to another value, so the question names the needle alone while
-    the distractor still looks alike and carries a lure among the options.
+    the distractor still looks alike and carries a lure among the options. ``key=("colour",
+    "object")`` changes both (a look-alike that is easier to tell apart).
     """
     if needle.asked not in _QUESTIONS or not needle.drawable or needle.count is not None:
         raise ValueError(
@@ -600,16 +603,19 @@ def look_alikes(needle: NeedleSpec, n: int = 1, *, seed: int = 0, key: str | Non
         wrong = [o for o in wrong if _is_label(o)]
     if not 0 <= n <= len(wrong):
         raise ValueError(f"n={n} look-alikes requested but the needle has only {len(wrong)} drawable wrong options")
-    if key is not None and (key == needle.asked or key not in ("colour", "object")):
-        raise ValueError(f"key must be 'colour' or 'object' and differ from the asked attribute, got {key!r}")
+    keys = () if key is None else (key,) if isinstance(key, str) else tuple(key)
+    if any(k == needle.asked or k not in ("colour", "object") for k in keys) or len(set(keys)) != len(keys):
+        raise ValueError(
+            f"key must be 'colour', 'object' or both, each differing from the asked attribute, got {key!r}"
+        )
     rng = random.Random(seed)
     out = []
     for value in rng.sample(wrong, n):
         kw = {k: getattr(needle, k) for k in ("question", "options", "asked", "object", "colour", "label")}
         kw[needle.asked] = value
-        if key is not None:
-            domain = OBJECTS if key == "object" else tuple(COLOURS)
-            kw[key] = rng.choice([v for v in domain if v != getattr(needle, key)])
+        for k in keys:
+            domain = OBJECTS if k == "object" else tuple(COLOURS)
+            kw[k] = rng.choice([v for v in domain if v != getattr(needle, k)])
         out.append(_spec(**kw, answer=value, kind="distractor"))
     return out
 

@@ -57,14 +57,16 @@ class Material:
             return random.Random(seed).choice(own)
         return retrieval_needle(seed, n_options=n_options, labels=labels)
 
-    def look_alike(self, needle: NeedleSpec, rng: random.Random) -> NeedleSpec | None:
+    def look_alike(
+        self, needle: NeedleSpec, rng: random.Random, keys: Sequence[str] | None = None
+    ) -> NeedleSpec | None:
         """A distractor for ``needle``: drawn (same object, other colour, a lure number among the
-        options, so the question still names the needle alone) or, for a user needle, one of
-        the user's ``kind: distractor`` needles with the same question (``None`` if there is none)."""
+        options, so the question still names the needle alone; ``keys`` names the attributes
+        that differ instead, e.g. colour and object) or, for a user needle, one of the user's
+        ``kind: distractor`` needles with the same question (``None`` if there is none)."""
         if needle.drawable and needle.asked:
-            return look_alikes(
-                needle, seed=rng.randrange(2**31), key="colour" if needle.asked != "colour" else "object"
-            )[0]
+            key = keys or ("colour" if needle.asked != "colour" else "object")
+            return look_alikes(needle, seed=rng.randrange(2**31), key=key)[0]
         mates = [n for n in self.user_needles if n.kind == "distractor" and n.question == needle.question]
         return rng.choice(mates) if mates else None
 

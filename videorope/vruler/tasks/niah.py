@@ -31,16 +31,21 @@ def v_niah(cell: Cell, material: Material, *, ask: str, n_options: int, labels: 
     "v-niah-d",
     paper="VideoRoPE (Wei et al., ICML 2025)",
     summary="V-NIAH plus a look-alike distractor `distance` frames away (random side, forced to the side that fits)",
-    options={"distance": 200, "n_options": 4, "labels": None},
+    options={"distance": 200, "n_options": 4, "labels": None, "lure_differs": None},
     uses_depth=True,
 )
-def v_niah_d(cell: Cell, material: Material, *, distance: int, n_options: int, labels: list[str] | None) -> Sample:
+def v_niah_d(
+    cell: Cell, material: Material, *, distance: int, n_options: int, labels: list[str] | None,
+    lure_differs: list[str] | None,
+) -> Sample:  # fmt: skip
+    """``lure_differs``: the attributes in which the look-alike differs besides its label
+    (default: its colour; ``[colour, object]`` is easier to tell apart)."""
     rng = cell.rng
     needle = material.retrieval(cell.seed, n_options, labels)
     position = depth_position(cell.frame_count, cell.depth)
     inserts = [(position, needle, "needle")]
     other = distractor_position(cell.frame_count, position, distance, rng)
-    lure = material.look_alike(needle, rng) if other is not None else None
+    lure = material.look_alike(needle, rng, lure_differs) if other is not None else None
     if lure is not None:
         inserts.append((other, lure, "distractor"))
     return make_sample(
