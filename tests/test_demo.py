@@ -62,6 +62,11 @@ def test_committed_checkpoints_are_used_only_for_their_recipe(tmp_path, capsys):
     run_demo(other, progress=False)  # another recipe: the committed model is not used
     assert (tmp_path / "third" / "models" / "videorope" / "final").is_dir()
     assert "trained by another recipe" in capsys.readouterr().err
+    again = dataclasses.replace(other, out=str(tmp_path / "first"))  # nor an earlier run's model
+    summary = json.loads((run_demo(again, progress=False) / "summary.json").read_text())
+    assert summary["schemes"]["videorope"]["model_source"].startswith("trained now")
+    recipe = json.loads((tmp_path / "first" / "models" / "videorope" / "final" / RECIPE).read_text())
+    assert recipe["train"]["lr"] == 1e-4 and "trained by another recipe" in capsys.readouterr().err
 
 
 def test_default_recipe_is_the_committed_one():

@@ -15,6 +15,7 @@ Every step reads the previous step's files, so a re-run reuses what exists.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import shutil
 import sys
@@ -142,22 +143,32 @@ def _training_suites(config: DemoConfig, out: Path, progress: bool) -> list[Path
     ]
 
 
-def _trained(config: DemoConfig, scheme: Scheme, manifests: list[Path], progress: bool) -> tuple[Path, str]:
-    """(model folder, where it came from) for ``scheme``: reused, committed, or trained now
-    (each curriculum stage in ``out/models/<scheme>/stage-<i>``, then the main run)."""
+def _made_by(folder: Path, recipe: dict[str, Any]) -> bool:
+    """Whether the model in ``folder`` was trained by ``recipe`` (says so on stderr when not)."""
+    if not (folder / RECIPE).is_file():
+        return False
+    if json.loads((folder / RECIPE).read_text()) == recipe:
+        return True
+    print(f"demo: {folder} was trained by another recipe; not using it", file=sys.stderr)
+    return False
+
+
+def _trained(config: DemoConfig, scheme: Scheme, manifests: list[Path], progress: bool) -> tuple[Path, str, bool]:
+    """(model folder, where it came from, whether it was trained now) for ``scheme``: reused
+    from ``out/models``, committed, or trained now (each curriculum stage in
+    ``out/models/<scheme>/stage-<i>``, then the main run). Only a model trained by the current
+    recipe is reused."""
     run = Path(config.out) / "models" / scheme.name
     final = run / "final"
     recipe = _recipe(config, scheme)
-    if config.retrain and run.exists():
-        shutil.rmtree(run)
-    if final.is_dir():
-        return final, "reused from an earlier run"
+    if not config.retrain and _made_by(final, recipe):
+        return final, "reused from an earlier run", False
     committed = Path(config.checkpoints) / scheme.name if config.checkpoints else None
-    if not config.retrain and committed is not None and (committed / RECIPE).is_file():
-        if json.loads((committed / RECIPE).read_text()) == recipe:
-            minutes = json.loads((committed / TRAINING).read_text())["minutes"]
-            return committed, f"committed checkpoint {committed} (trained in {minutes:.1f} min)"
-        print(f"demo: {committed} was trained by another recipe; training {scheme.name}", file=sys.stderr)
+    if not config.retrain and committed is not None and _made_by(committed, recipe):
+        minutes = json.loads((committed / TRAINING).read_text())["minutes"]
+        return committed, f"committed checkpoint {committed} (trained in {minutes:.1f} min)", False
+    if run.exists():
+        shutil.rmtree(run)
     start = time.perf_counter()
     settings = {**config.train, "layout": scheme.layout, "scaling": scheme.scaling, "options": scheme.options}
     stages = [{**s.train, "max_steps": s.max_steps} for s in config.curriculum] + [{}]
@@ -170,13 +181,13 @@ def _trained(config: DemoConfig, scheme: Scheme, manifests: list[Path], progress
         shutil.copyfile(folder / "log.jsonl", final / f"log-{i + 1}.jsonl")
     write_json(final / TRAINING, {"minutes": round(minutes, 2), "stages": len(folders)})
     write_json(final / RECIPE, recipe)
-    return final, f"trained now ({minutes:.1f} min)"
+    return final, f"trained now ({minutes:.1f} min)", True
 
 
 def _stage_accuracies(model: Path) -> list[float]:
     """Held-out accuracy at the end of each training stage, from the model's ``log-<i>.jsonl``."""
     out = []
-    for i in range(1, 100):
+    for i in itertools.count(1):
         log = model / f"log-{i}.jsonl"
         if not log.is_file():
             break
@@ -222,7 +233,7 @@ def run_demo(config: DemoConfig, progress: bool = True) -> Path:
     runs = []
     for s in config.schemes:
         run = out / "runs" / s.name
-        if config.retrain and run.exists():
+        if models[s.model_of or s.name][2] and run.exists():  # results of an older model
             shutil.rmtree(run)
         evaluate(
             EvalConfig(str(eval_dir), str(models[s.model_of or s.name][0]), str(run), layout=s.layout,
@@ -238,7 +249,7 @@ def run_demo(config: DemoConfig, progress: bool = True) -> Path:
     curves: dict[str, dict[str, dict[int, float]]] = {}
     for s, run in zip(config.schemes, runs, strict=True):
         _, _, agg = load_run(run)
-        model, source = models[s.model_of or s.name]
+        model, source, _ = models[s.model_of or s.name]
         summary["schemes"][s.name] = {
             **dataclasses.asdict(s), "model_source": source, "stage_accuracies": _stage_accuracies(model),
             **agg.to_dict(),

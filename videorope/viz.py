@@ -128,10 +128,8 @@ def plot_curves(
     if train_length is not None:
         ax.axvline(train_length, color="0.5", linestyle="--", label="training length")
     ax.set_xscale("log", base=2)
-    ax.set_xticks(
-        sorted({x for p in curves.values() for x in p}),
-        [str(x) for x in sorted({x for p in curves.values() for x in p})],
-    )
+    ticks = sorted({x for p in curves.values() for x in p})
+    ax.set_xticks(ticks, [str(x) for x in ticks])
     ax.set_ylim(-2, 102)
     ax.set_xlabel(x_name)
     ax.set_ylabel("accuracy (%)")
