@@ -97,6 +97,23 @@ def test_resume_after_a_crash_recomputes_nothing(suite, tmp_path, monkeypatch):
     assert done <= {r["id"] for r in results}
 
 
+def test_another_run_in_the_same_folder_starts_over(suite, tmp_path, monkeypatch, capsys):
+    first = read_results(evaluate(EvalConfig(str(suite), "tiny:qwen2_vl", str(tmp_path)), progress=False))
+    real, scored = runner._score_batch, []
+
+    def counting(model, processor, samples, *args):
+        scored.extend(s.id for s in samples)
+        return real(model, processor, samples, *args)
+
+    monkeypatch.setattr(runner, "_score_batch", counting)
+    again = EvalConfig(str(suite), "tiny:qwen2_vl", str(tmp_path), batch_size=2)  # batch size aside: same run
+    assert read_results(evaluate(again, progress=False)) == first and scored == []
+    other = EvalConfig(str(suite), "tiny:qwen2_vl", str(tmp_path), layout="videorope")
+    results = read_results(evaluate(other, progress=False))
+    assert "holds results of another run" in capsys.readouterr().err
+    assert sorted(scored) == sorted(r["id"] for r in first) == sorted(r["id"] for r in results)
+
+
 def test_budget_is_checked_before_running(suite, tmp_path):
     config = EvalConfig(str(suite), "tiny:qwen2_vl", str(tmp_path), max_tokens=40)
     with pytest.raises(ValueError, match="over max_tokens=40"):

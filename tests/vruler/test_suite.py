@@ -225,3 +225,19 @@ def test_v_niah_d_lure_can_differ_in_object_too(tmp_path):
             tmp_path / "bad",
             progress=False,
         )
+
+
+def test_v_niah_can_ask_several_attributes(tmp_path):
+    config = dataclasses.replace(
+        TINY, frame_counts=(4,), samples_per_cell=12, tasks={"v-niah": {"ask": ["label", "colour", "object"]}}
+    )
+    out = tmp_path / "suite"
+    samples = read_manifest(generate_suite(config, out, progress=False))
+    specs = {n.image: n for n in load_needles(out / "needles.json")}
+    asked = {specs[s.inserts[0].image].asked for s in samples}
+    assert asked == {"label", "colour", "object"}
+    for s in samples:  # the answer is the asked attribute of the needle shown
+        needle = specs[s.inserts[0].image]
+        assert s.answer == getattr(needle, needle.asked) and s.question == needle.question
+    again = read_manifest(generate_suite(config, tmp_path / "again", progress=False))
+    assert [s.to_dict() for s in again] == [s.to_dict() for s in samples]

@@ -13,8 +13,10 @@ Scoring (REFERENCE section 8): teacher-forced exact match of the answer tokens, 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -193,8 +195,31 @@ def _batches(items: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
         yield items[i : i + size]
 
 
+def _run_record(config: EvalConfig, model: torch.nn.Module, suite: Path) -> dict[str, Any]:
+    """What determines the results: the config, the positional scheme applied and the manifest."""
+    digest = hashlib.sha256((suite / "manifest.jsonl").read_bytes()).hexdigest()
+    return json.loads(json.dumps(
+        {**dataclasses.asdict(config), "positional": model.config.videorope, "manifest_sha256": digest}
+    ))  # fmt: skip
+
+
+def _same_run(path: Path, run: dict[str, Any]) -> bool:
+    """Whether the results in the run folder came from ``run`` (batch size aside); says so when not."""
+    if not path.is_file():
+        return True
+    old = json.loads(path.read_text())
+    if {**old, "batch_size": None} == {**run, "batch_size": None}:
+        return True
+    print(f"vruler: {path.parent} holds results of another run (settings, scheme or suite changed); starting over",
+          file=sys.stderr)  # fmt: skip
+    return False
+
+
 def evaluate(config: EvalConfig, progress: bool = True) -> Path:
-    """Run (or resume) the evaluation; returns ``RUNDIR/results.jsonl``."""
+    """Run (or resume) the evaluation; returns ``RUNDIR/results.jsonl``.
+
+    A run resumes only the results of the same run (config, positional scheme and manifest,
+    as recorded in ``RUNDIR/run.json``); results of another run in the folder are discarded."""
     from accelerate import PartialState
 
     state = PartialState(cpu=not torch.cuda.is_available())
@@ -210,11 +235,13 @@ def evaluate(config: EvalConfig, progress: bool = True) -> Path:
     model = videorope.apply(model, config.layout, config.allocation, scaling=config.scaling, **config.options)
     model.to(state.device)
     out.mkdir(parents=True, exist_ok=True)
-    if state.is_main_process:
-        write_json(out / "run.json", {**dataclasses.asdict(config), "positional": model.config.videorope})
+    run = _run_record(config, model, suite)
     shard = out / f"results.rank{state.process_index}.jsonl"
-    kept = read_results(shard)
-    _rewrite(shard, kept)  # drops a line torn by a crash
+    kept = read_results(shard) if _same_run(out / "run.json", run) else []
+    state.wait_for_everyone()  # every rank has read the old run.json before it is replaced
+    if state.is_main_process:
+        write_json(out / "run.json", run)
+    _rewrite(shard, kept)  # drops a line torn by a crash, or every result of another run
     done = {r["id"] for r in kept}
     mine = [s for s in samples[state.process_index :: state.num_processes] if s.id not in done]
     if mine:

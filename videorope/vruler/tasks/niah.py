@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 from videorope.vruler.manifest import Sample
 from videorope.vruler.needles import retrieval_needle
 from videorope.vruler.placement import depth_position, distractor_position
@@ -11,11 +13,15 @@ from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
 @TASKS.register(
     "v-niah",
     paper="LongVA (Zhang et al., 2024); VideoRoPE (Wei et al., ICML 2025)",
-    summary="one needle image at a depth; what number is on the <colour> <object>?",
+    summary="one needle image at a depth; what number is on the <colour> <object>? (or its colour or shape: `ask`)",
     options={"ask": "label", "n_options": 4, "labels": None},
     uses_depth=True,
 )
-def v_niah(cell: Cell, material: Material, *, ask: str, n_options: int, labels: list[str] | None) -> Sample:
+def v_niah(cell: Cell, material: Material, *, ask: str | list[str], n_options: int, labels: list[str] | None) -> Sample:
+    """``ask``: the attribute asked ("label", "colour" or "object"), or a list of them, one
+    drawn per sample from its seed (e.g. to teach a model colours and shapes as well as numbers)."""
+    if not isinstance(ask, str):
+        ask = random.Random(f"ask-{cell.seed}").choice(ask)
     needle = (
         material.retrieval(cell.seed, n_options, labels)
         if ask == "label"
