@@ -14,6 +14,7 @@ transformers 5.x writes them; rope fields use the 5.x ``rope_parameters`` dict.
 from __future__ import annotations
 
 import copy
+import fcntl
 import importlib.util
 import json
 import os
@@ -71,14 +72,27 @@ def embedded_model_path() -> Path:
     The first call dequantises the package's Q4_1 GGUF to fp32 with transformers and ``gguf``
     (about half a minute on 2 cores) and saves it under ``cache_dir()/SmolLM2-135M-Instruct``
     (written beside, then renamed: an interrupted conversion leaves nothing). Later calls
-    return that folder; a different GGUF (another package version) is converted again.
+    return that folder; a different GGUF (another package version) is converted again. A
+    lock file beside the folder lets one process convert while the others wait.
     """
     gguf = _embedded_gguf()
     out = cache_dir() / EMBEDDED_MODEL
     source = {"gguf": _GGUF_FILE, "bytes": gguf.stat().st_size}
     marker = out / "videorope-source.json"
-    if marker.is_file() and json.loads(marker.read_text()) == source:
-        return out
+
+    def converted() -> bool:
+        return marker.is_file() and json.loads(marker.read_text()) == source
+
+    if not converted():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with open(out.parent / f".{out.name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not converted():  # another process (e.g. another rank) may have done it meanwhile
+                _convert(gguf, out, marker, source)
+    return out
+
+
+def _convert(gguf: Path, out: Path, marker: Path, source: dict[str, Any]) -> None:
     import torch
     import transformers
 
@@ -93,7 +107,6 @@ def embedded_model_path() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
     try:
         model.save_pretrained(tmp)
@@ -106,7 +119,6 @@ def embedded_model_path() -> Path:
         os.replace(tmp, out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return out
 
 
 # --------------------------------------------------------------------------------------
