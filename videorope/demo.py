@@ -18,8 +18,8 @@ import dataclasses
 import itertools
 import json
 import shutil
-import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -144,12 +144,12 @@ def _training_suites(config: DemoConfig, out: Path, progress: bool) -> list[Path
 
 
 def _made_by(folder: Path, recipe: dict[str, Any]) -> bool:
-    """Whether the model in ``folder`` was trained by ``recipe`` (says so on stderr when not)."""
+    """Whether the model in ``folder`` was trained by ``recipe`` (warns when not)."""
     if not (folder / RECIPE).is_file():
         return False
     if json.loads((folder / RECIPE).read_text()) == recipe:
         return True
-    print(f"demo: {folder} was trained by another recipe; not using it", file=sys.stderr)
+    warnings.warn(f"{folder} was trained by another recipe; not using it", stacklevel=3)
     return False
 
 

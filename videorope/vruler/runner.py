@@ -16,7 +16,7 @@ import dataclasses
 import hashlib
 import json
 import os
-import sys
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,14 +204,15 @@ def _run_record(config: EvalConfig, model: torch.nn.Module, suite: Path) -> dict
 
 
 def _same_run(path: Path, run: dict[str, Any]) -> bool:
-    """Whether the results in the run folder came from ``run`` (batch size aside); says so when not."""
+    """Whether the results in the run folder came from ``run`` (batch size aside); warns when not."""
     if not path.is_file():
         return True
     old = json.loads(path.read_text())
     if {**old, "batch_size": None} == {**run, "batch_size": None}:
         return True
-    print(f"vruler: {path.parent} holds results of another run (settings, scheme or suite changed); starting over",
-          file=sys.stderr)  # fmt: skip
+    warnings.warn(
+        f"{path.parent} holds results of another run (settings, scheme or suite changed); starting over", stacklevel=3
+    )
     return False
 
 
