@@ -42,9 +42,11 @@ def test_theory_unknown_model(capsys):
 
 def test_readme_catalogue_lists_every_registered_variant():
     text = README.read_text()
+    from videorope.niah import HAYSTACKS
+    from videorope.niah import TASKS as NIAH_TASKS
     from videorope.vruler.tasks import TASKS
 
-    for registry in (LAYOUTS, ALLOCATIONS, SCALINGS, TASKS):
+    for registry in (LAYOUTS, ALLOCATIONS, SCALINGS, TASKS, NIAH_TASKS, HAYSTACKS):
         for name in registry.names():
             assert f"| `{name}` |" in text, f"README catalogue misses {registry.kind} {name!r}"
 

@@ -1,7 +1,8 @@
 """Atomic file output: write to a temporary file beside the target, then rename.
 
 A reader never sees a half-written file, and an interrupted job leaves the old file (or
-none) behind, never a truncated one.
+none) behind, never a truncated one. ``same_run`` tells a resuming job whether the results
+in its folder are its own.
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "write_json"]
+__all__ = ["atomic_path", "same_run", "write_json"]
 
 
 @contextmanager
@@ -44,3 +46,17 @@ def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
     return Path(path)
+
+
+def same_run(path: str | os.PathLike[str], run: dict[str, Any], ignore: tuple[str, ...] = ()) -> bool:
+    """Whether the run record at ``path`` (a run folder's ``run.json``) equals ``run``, keys in
+    ``ignore`` aside; true when there is none yet. Warns when not: the caller starts over."""
+    path = Path(path)
+    if not path.is_file():
+        return True
+    old = json.loads(path.read_text())
+    if {k: v for k, v in old.items() if k not in ignore} == {k: v for k, v in run.items() if k not in ignore}:
+        return True
+    warnings.warn(f"{path.parent} holds results of another run (settings, model or data changed); starting over",
+                  stacklevel=3)  # fmt: skip
+    return False

@@ -16,7 +16,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,7 +26,7 @@ from tqdm.auto import tqdm
 
 import videorope
 from videorope.inputs import answer_ids, answer_labels, encode
-from videorope.io import atomic_path, write_json
+from videorope.io import atomic_path, same_run, write_json
 from videorope.models import load_model
 from videorope.vruler.manifest import Sample, read_manifest
 from videorope.vruler.materialize import materialize
@@ -203,19 +202,6 @@ def _run_record(config: EvalConfig, model: torch.nn.Module, suite: Path) -> dict
     ))  # fmt: skip
 
 
-def _same_run(path: Path, run: dict[str, Any]) -> bool:
-    """Whether the results in the run folder came from ``run`` (batch size aside); warns when not."""
-    if not path.is_file():
-        return True
-    old = json.loads(path.read_text())
-    if {**old, "batch_size": None} == {**run, "batch_size": None}:
-        return True
-    warnings.warn(
-        f"{path.parent} holds results of another run (settings, scheme or suite changed); starting over", stacklevel=3
-    )
-    return False
-
-
 def evaluate(config: EvalConfig, progress: bool = True) -> Path:
     """Run (or resume) the evaluation; returns ``RUNDIR/results.jsonl``.
 
@@ -238,7 +224,7 @@ def evaluate(config: EvalConfig, progress: bool = True) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     run = _run_record(config, model, suite)
     shard = out / f"results.rank{state.process_index}.jsonl"
-    kept = read_results(shard) if _same_run(out / "run.json", run) else []
+    kept = read_results(shard) if same_run(out / "run.json", run, ignore=("batch_size",)) else []
     state.wait_for_everyone()  # every rank has read the old run.json before it is replaced
     if state.is_main_process:
         write_json(out / "run.json", run)
