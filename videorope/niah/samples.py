@@ -123,7 +123,7 @@ def _fit(length: int, count, haystack: str) -> int:
             f"length {length} is too short: the instruction, needles and question alone take {base} tokens"
         )
     if count(len(haystack)) < length:
-        raise ValueError(f"the haystack text is too short for {length} tokens; give the essay haystack more text")
+        raise ValueError(f"the haystack text ({len(haystack)} characters) holds fewer than {length} tokens")
     lo, hi = 0, len(haystack)
     while lo < hi:  # largest m with count(m) <= length
         mid = (lo + hi + 1) // 2
