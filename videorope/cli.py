@@ -146,6 +146,15 @@ def _niah_report(args: argparse.Namespace) -> None:
     print(report(args.rundirs, args.out))
 
 
+def _extend(args: argparse.Namespace) -> None:
+    from videorope.extend import ExtendConfig, run_extend
+
+    niah = {"depths": args.depths, "samples_per_cell": args.samples, "tasks": {t: {} for t in args.tasks.split(",")}}
+    config = ExtendConfig(model=args.model, methods=tuple(args.methods.split(",")), lengths=tuple(args.lengths),
+                          target_length=args.target_length, niah=niah, text=args.text, out=args.out)  # fmt: skip
+    print(run_extend(config, progress=not args.quiet).read_text())
+
+
 def _finetune(args: argparse.Namespace) -> None:
     from videorope.config import load
     from videorope.train import TrainConfig, train
@@ -253,6 +262,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rundirs", nargs="+", help="run folders written by `videorope vruler eval`")
     p.add_argument("--out", required=True, help="report folder: report.md and PNG heatmaps")
     p.set_defaults(run=_vruler_report)
+
+    p = sub.add_parser("extend", help="NIAH and perplexity per length-extension method vs the predicted bound")
+    p.add_argument("--model", default="smollm2", help="smollm2 (default) or a local causal LM folder")
+    p.add_argument("--methods", default="none,linear,ntk,dynamic,yarn,critical-ntk", help="comma-separated scalings")
+    p.add_argument("--lengths", type=lambda t: [_length(x) for x in t.split(",")], default=[4096, 8192, 12288, 16384],
+                   help="comma-separated context lengths, e.g. 4k,8k,16k")  # fmt: skip
+    p.add_argument("--target-length", type=_length, help="what each method is set for (default: the longest length)")
+    p.add_argument("--tasks", default="single", help="comma-separated NIAH tasks (default: single)")
+    p.add_argument("--depths", type=int, default=3, help="needle depths per length, evenly spaced (default 3)")
+    p.add_argument("--samples", type=int, default=1, help="samples per length and depth (default 1)")
+    p.add_argument("--text", help="UTF-8 text for perplexity (default: Python's pydoc topics)")
+    p.add_argument("--out", required=True, help="study folder: extend.md, extend.json, niah.png, runs/ (resumes)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_extend)
 
     niah = sub.add_parser("niah", help="text needle-in-a-haystack (RULER): generate samples, evaluate, report")
     nsub = niah.add_subparsers(dest="niah_command", required=True, metavar="STEP")

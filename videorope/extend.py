@@ -1,0 +1,172 @@
+"""Length extension, measured against the critical-dimension prediction (REFERENCE sections 3-4).
+
+For each extension method (a registered scaling, set for a target length) the study measures
+NIAH accuracy (:mod:`videorope.niah`) and perplexity at each context length, and reports the
+measured effective length (RULER's rule: the longest length up to which accuracy stays at
+least 85%) beside :func:`videorope.theory.extrapolation_bound` of the unmodified model and
+the target each method was set for. Every result is a file in ``out``; a re-run resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+import videorope
+from videorope import theory
+from videorope.io import atomic_path, write_json
+from videorope.models import load_model
+from videorope.niah import NiahConfig, aggregate, evaluate, generate, read_results
+from videorope.viz import plot_curves, save_figure
+
+__all__ = ["ExtendConfig", "default_text", "effective_length", "method_options", "perplexity", "run_extend"]
+
+THRESHOLD = 0.85
+"""RULER's effective-length threshold (Llama-2-7B's score at 4K)."""
+
+
+@dataclass(frozen=True)
+class ExtendConfig:
+    """The study: ``methods`` (scalings; ``none`` is the model as trained) set for
+    ``target_length`` (default: the longest length), measured at ``lengths`` with NIAH
+    (``niah`` overrides :class:`~videorope.niah.NiahConfig` fields except ``lengths``) and
+    perplexity on ``text`` (a UTF-8 file; default :func:`default_text`)."""
+
+    model: str = "smollm2"
+    methods: tuple[str, ...] = ("none", "linear", "ntk", "dynamic", "yarn", "critical-ntk")
+    lengths: tuple[int, ...] = (4096, 8192, 12288, 16384)
+    target_length: int | None = None
+    niah: dict[str, Any] = field(default_factory=lambda: {"depths": 3})
+    text: str | None = None
+    out: str = "extend"
+
+    def __post_init__(self) -> None:
+        if not self.methods or not self.lengths:
+            raise ValueError("methods and lengths must not be empty")
+
+
+def default_text() -> str:
+    """English text that ships with every Python: the pydoc topic pages (PSF license)."""
+    from pydoc_data.topics import topics
+
+    return "\n\n".join(topics[k] for k in sorted(topics))
+
+
+def method_options(method: str, train_length: int, target_length: int) -> dict[str, Any]:
+    """``videorope.apply`` options that set ``method`` for ``target_length``: the factor
+    ``target / train`` for linear, ntk, dynamic and yarn, the target for critical-ntk."""
+    if method == "none":
+        return {}
+    if method == "critical-ntk":
+        return {"scaling": method, "target_length": target_length}
+    return {"scaling": method, "factor": max(1.0, target_length / train_length)}
+
+
+def effective_length(accuracy: dict[int, float], threshold: float = THRESHOLD) -> int | None:
+    """The longest length up to which every measured accuracy is at least ``threshold``
+    (``None`` if the shortest already falls below)."""
+    best = None
+    for length in sorted(accuracy):
+        if accuracy[length] < threshold:
+            break
+        best = length
+    return best
+
+
+@torch.no_grad()
+def perplexity(model: Any, ids: torch.Tensor, chunk: int = 1024) -> float:
+    """exp(mean next-token NLL) of ``ids`` (L,) in one forward; logits are computed in chunks
+    of ``chunk`` positions so memory stays linear in L."""
+    device = next(model.parameters()).device
+    hidden = model.base_model(input_ids=ids[None].to(device)).last_hidden_state[0]
+    head = model.get_output_embeddings()
+    total = 0.0
+    for start in range(0, len(ids) - 1, chunk):
+        logits = head(hidden[start : min(start + chunk, len(ids) - 1)]).float()
+        target = ids[start + 1 : start + 1 + len(logits)].to(device)
+        total += torch.nn.functional.cross_entropy(logits, target, reduction="sum").item()
+    return math.exp(total / (len(ids) - 1))
+
+
+def _model(config: ExtendConfig, method: str, train_length: int, target: int):
+    model, tokenizer = load_model(config.model, attn_implementation="sdpa")
+    options = method_options(method, train_length, target)
+    return (videorope.apply(model, **options) if options else model).eval(), tokenizer
+
+
+def run_extend(config: ExtendConfig, progress: bool = True) -> Path:
+    """Run (or resume) the study; returns ``out/extend.md`` (``extend.json`` and curves beside)."""
+    out = Path(config.out)
+    model, tokenizer = load_model(config.model)
+    text_config = model.config.get_text_config()
+    head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
+    base = text_config.rope_parameters["rope_theta"]
+    train_length = text_config.max_position_embeddings
+    target = config.target_length or max(config.lengths)
+    predicted = {"head_dim": head_dim, "rope_theta": base, "train_length": train_length,
+                 "critical_dimension": theory.critical_dimension(head_dim, base, train_length),
+                 "extrapolation_bound": round(theory.extrapolation_bound(head_dim, base, train_length))}  # fmt: skip
+    niah = dataclasses.replace(NiahConfig(**config.niah), lengths=tuple(config.lengths))
+    samples = generate(niah, tokenizer, out / "niah", progress=progress)
+    text = Path(config.text).read_text(encoding="utf-8") if config.text else default_text()
+    ids = torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"])
+    if len(ids) < max(config.lengths):
+        raise ValueError(
+            f"the perplexity text has {len(ids)} tokens, fewer than the longest length; use a longer --text"
+        )
+    del model
+    methods = {}
+    for method in tqdm(config.methods, desc="methods", disable=not progress):
+        model, _ = _model(config, method, train_length, target)
+        run = out / "runs" / method
+        results = read_results(evaluate(model, tokenizer, samples, run, name=config.model, progress=progress))
+        by_length = {n: sum(d.values()) / len(d) for task in aggregate(results).values() for n, d in task.items()}
+        ppl_file = run / "perplexity.json"
+        ppl = {int(k): v for k, v in json.loads(ppl_file.read_text()).items()} if ppl_file.is_file() else {}
+        for length in config.lengths:
+            if length not in ppl:
+                ppl[length] = perplexity(model, ids[:length])
+                write_json(ppl_file, ppl)
+        methods[method] = {"options": method_options(method, train_length, target), "niah": by_length,
+                           "perplexity": ppl, "effective_length": effective_length(by_length)}  # fmt: skip
+    summary = {"model": config.model, "target_length": target, "predicted": predicted, "methods": methods}
+    write_json(out / "extend.json", summary)
+    curves = {m: r["niah"] for m, r in methods.items()}
+    save_figure(plot_curves(curves, "NIAH accuracy vs length", "tokens", train_length), out / "niah.png")
+    return _markdown(summary, config, out)
+
+
+def _markdown(summary: dict[str, Any], config: ExtendConfig, out: Path) -> Path:
+    p = summary["predicted"]
+    lengths = sorted(config.lengths)
+    lines = [
+        f"# Length extension: {summary['model']}",
+        "",
+        f"Trained at {p['train_length']} tokens; head_dim {p['head_dim']}, rope_theta {p['rope_theta']:g}. Critical "
+        f"dimension {p['critical_dimension']}, predicted extrapolation bound {p['extrapolation_bound']} tokens. "
+        f"Methods set for {summary['target_length']} tokens. NIAH: mean string-match score (%); effective "
+        f"length: the longest length up to which it stays at least {100 * THRESHOLD:.0f}%.",
+        "",
+        "| method | "
+        + " | ".join(f"NIAH {n}" for n in lengths)
+        + " | effective length | "
+        + " | ".join(f"ppl {n}" for n in lengths)
+        + " |",
+        "|---|" + "---|" * (2 * len(lengths) + 1),
+    ]
+    for method, r in summary["methods"].items():
+        niah = " | ".join(f"{100 * r['niah'][n]:.0f}" for n in lengths)
+        ppl = " | ".join(f"{r['perplexity'][n]:.2f}" for n in lengths)
+        lines.append(f"| {method} | {niah} | {r['effective_length'] or '-'} | {ppl} |")
+    lines += ["", "![NIAH accuracy vs length](niah.png)", ""]
+    path = out / "extend.md"
+    with atomic_path(path) as tmp:
+        tmp.write_text("\n".join(lines))
+    return path
