@@ -10,7 +10,15 @@ import torch
 import transformers
 
 from videorope import models
-from videorope.models import EMBEDDED_MODEL, embedded_model_path, load_model, tiny_model, tiny_tokenizer
+from videorope.models import (
+    EMBEDDED_MODEL,
+    embedded_model_path,
+    load_model,
+    load_text_config,
+    load_tokenizer,
+    tiny_model,
+    tiny_tokenizer,
+)
 
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 
@@ -93,6 +101,10 @@ def test_local_text_checkpoint_loads_with_its_positional_choice(tmp_path):
     model.save_pretrained(tmp_path)
     tiny_tokenizer().save_pretrained(tmp_path)
     loaded, tokenizer = load_model(str(tmp_path))
+    assert load_tokenizer(str(tmp_path))("ab")["input_ids"] == [65, 66]
+    assert load_text_config(str(tmp_path)).max_position_embeddings == 512
+    with pytest.raises(FileNotFoundError, match="neither smollm2 nor a local checkpoint folder"):
+        load_tokenizer(str(tmp_path / "missing"))
     assert loaded.config.videorope["scaling"] == "yarn" and tokenizer("ab")["input_ids"] == [65, 66]
     ids = torch.tensor([[5, 9, 17, 33, 2, 8]])
     torch.testing.assert_close(loaded.eval()(ids).logits, model(ids).logits)

@@ -115,12 +115,11 @@ def _vruler_export(args: argparse.Namespace) -> None:
 
 def _niah_generate(args: argparse.Namespace) -> None:
     from videorope.config import load
-    from videorope.models import load_model
+    from videorope.models import load_tokenizer
     from videorope.niah import NiahConfig, generate
 
     config = load(NiahConfig, args.config, args.set)
-    _, tokenizer = load_model(args.model)
-    print(generate(config, tokenizer, args.out, progress=not args.quiet))
+    print(generate(config, load_tokenizer(args.model), args.out, progress=not args.quiet))
 
 
 def _niah_eval(args: argparse.Namespace) -> None:

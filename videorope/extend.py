@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 import videorope
 from videorope import theory
 from videorope.io import atomic_path, write_json
-from videorope.models import load_model
+from videorope.models import load_model, load_text_config, load_tokenizer
 from videorope.niah import NiahConfig, aggregate, evaluate, generate, read_results
 from videorope.viz import plot_curves, save_figure
 
@@ -104,8 +104,7 @@ def _model(config: ExtendConfig, method: str, train_length: int, target: int):
 def run_extend(config: ExtendConfig, progress: bool = True) -> Path:
     """Run (or resume) the study; returns ``out/extend.md`` (``extend.json`` and curves beside)."""
     out = Path(config.out)
-    model, tokenizer = load_model(config.model)
-    text_config = model.config.get_text_config()
+    tokenizer, text_config = load_tokenizer(config.model), load_text_config(config.model)
     head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
     base = text_config.rope_parameters["rope_theta"]
     train_length = text_config.max_position_embeddings
@@ -113,15 +112,14 @@ def run_extend(config: ExtendConfig, progress: bool = True) -> Path:
     predicted = {"head_dim": head_dim, "rope_theta": base, "train_length": train_length,
                  "critical_dimension": theory.critical_dimension(head_dim, base, train_length),
                  "extrapolation_bound": round(theory.extrapolation_bound(head_dim, base, train_length))}  # fmt: skip
-    niah = dataclasses.replace(NiahConfig(**config.niah), lengths=tuple(config.lengths))
-    samples = generate(niah, tokenizer, out / "niah", progress=progress)
     text = Path(config.text).read_text(encoding="utf-8") if config.text else default_text()
     ids = torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"])
     if len(ids) < max(config.lengths):
         raise ValueError(
             f"the perplexity text has {len(ids)} tokens, fewer than the longest length; use a longer --text"
         )
-    del model
+    niah = dataclasses.replace(NiahConfig(**config.niah), lengths=tuple(config.lengths))
+    samples = generate(niah, tokenizer, out / "niah", progress=progress)
     methods = {}
     for method in tqdm(config.methods, desc="methods", disable=not progress):
         model, _ = _model(config, method, train_length, target)

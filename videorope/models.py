@@ -32,6 +32,8 @@ __all__ = [
     "known_name",
     "load_config",
     "load_model",
+    "load_text_config",
+    "load_tokenizer",
     "tiny_config",
     "tiny_model",
     "tiny_processor",
@@ -383,6 +385,29 @@ def tiny_processor(model_type: str = "qwen2_vl"):
     return processor_cls(
         image_processor=image, tokenizer=tiny_tokenizer(), video_processor=video, chat_template=_TINY_CHAT_TEMPLATE
     )
+
+
+def _local(name: str) -> Path:
+    """The folder of the embedded model or of a local checkpoint."""
+    path = embedded_model_path() if name in (EMBEDDED_MODEL, "smollm2") else Path(name)
+    if not path.is_dir():
+        raise FileNotFoundError(f"model {name!r} is neither smollm2 nor a local checkpoint folder")
+    return path
+
+
+def load_tokenizer(name: str):
+    """The tokenizer of the embedded model (``smollm2``) or of a local checkpoint folder,
+    without loading the weights."""
+    import transformers
+
+    return transformers.AutoTokenizer.from_pretrained(_local(name))
+
+
+def load_text_config(name: str):
+    """The text config of the embedded model or of a local checkpoint folder, without the weights."""
+    import transformers
+
+    return transformers.AutoConfig.from_pretrained(_local(name)).get_text_config()
 
 
 def load_model(name: str, processor: str | None = None, attn_implementation: str | None = None):
