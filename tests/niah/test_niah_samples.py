@@ -109,3 +109,10 @@ def test_score_is_the_fraction_of_answers_found():
     assert score("no idea", ["1234567"]) == 0.0
     assert score("ABC-def", ["abc-DEF"]) == 1.0
     assert needle_sentence("k", "7", "numbers") == "One of the special magic numbers for k is: 7."
+
+
+def test_depths_as_a_count_are_evenly_spaced():
+    assert NiahConfig(depths=5).depth_list() == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert NiahConfig(depths=1).depth_list() == [0.5]  # one depth: the middle
+    with pytest.raises(ValueError, match="positive count"):
+        NiahConfig(depths=0)

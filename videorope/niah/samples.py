@@ -42,7 +42,8 @@ VALUE_KINDS = {"number": "numbers", "uuid": "uuids"}
 @dataclass(frozen=True)
 class NiahConfig:
     """A sweep of ``tasks`` (name -> options) over ``lengths`` (tokens) and ``depths``
-    (fractions, or a count evenly spaced over [0, 1]), ``samples_per_cell`` each.
+    (fractions, or a count evenly spaced over [0, 1]; a count of 1 is the middle),
+    ``samples_per_cell`` each.
     ``chat``: wrap the prompt in the tokenizer's chat template when it has one."""
 
     tasks: dict[str, Any] = field(default_factory=lambda: {"single": {}})
@@ -72,7 +73,9 @@ class NiahConfig:
         if isinstance(self.depths, int):
             if self.depths < 1:
                 raise ValueError(f"depths must be a positive count or a list of fractions, got {self.depths}")
-            return [round(i / max(1, self.depths - 1), 4) for i in range(self.depths)]
+            if self.depths == 1:
+                return [0.5]
+            return [round(i / (self.depths - 1), 4) for i in range(self.depths)]
         return [float(d) for d in self.depths]
 
 
