@@ -57,11 +57,16 @@ def _theory(args: argparse.Namespace) -> None:
 def _layout(args: argparse.Namespace) -> None:
     from videorope.viz import plot_layout, save_figure
 
-    options = dict(args.option)
-    if args.temporal_spacing is not None:
-        options["temporal_spacing"] = args.temporal_spacing
+    options = _positional_options(args, ("temporal_spacing",))
     fig = plot_layout(args.layout, args.frames, args.grid, args.allocation, args.head_dim, **options)
     print(save_figure(fig, args.out))
+
+
+def _positional_options(args: argparse.Namespace, flags: tuple[str, ...]) -> dict[str, Any]:
+    """``--option KEY=VALUE`` pairs plus the named positional flags that were given."""
+    options = dict(args.option)
+    options.update({key: getattr(args, key) for key in flags if getattr(args, key) is not None})
+    return options
 
 
 def _vruler_generate(args: argparse.Namespace) -> None:
@@ -75,10 +80,7 @@ def _vruler_generate(args: argparse.Namespace) -> None:
 def _vruler_eval(args: argparse.Namespace) -> None:
     from videorope.vruler.runner import EvalConfig, evaluate
 
-    options = dict(args.option)
-    for key in ("temporal_spacing", "factor", "target_length"):
-        if getattr(args, key) is not None:
-            options[key] = getattr(args, key)
+    options = _positional_options(args, ("temporal_spacing", "factor", "target_length"))
     config = EvalConfig(
         suite=args.suite,
         model=args.model,
@@ -127,10 +129,7 @@ def _niah_eval(args: argparse.Namespace) -> None:
     from videorope.models import load_model
     from videorope.niah import evaluate
 
-    options = dict(args.option)
-    for key in ("factor", "target_length"):
-        if getattr(args, key) is not None:
-            options[key] = getattr(args, key)
+    options = _positional_options(args, ("factor", "target_length"))
     model, tokenizer = load_model(args.model)
     if args.scaling or options:
         model = videorope.apply(model, scaling=args.scaling, **options)

@@ -11,12 +11,12 @@ import json
 import os
 import tempfile
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "same_run", "write_json"]
+__all__ = ["atomic_path", "read_records", "same_run", "write_json", "write_records"]
 
 
 @contextmanager
@@ -60,3 +60,22 @@ def same_run(path: str | os.PathLike[str], run: dict[str, Any], ignore: tuple[st
     warnings.warn(f"{path.parent} holds results of another run (settings, model or data changed); starting over",
                   stacklevel=3)  # fmt: skip
     return False
+
+
+def read_records(path: str | os.PathLike[str]) -> list[dict]:
+    """The JSON records of a JSONL results file (none if it is missing); a torn last line (a
+    crash mid-write) is dropped."""
+    path = Path(path)
+    records = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return records
+
+
+def write_records(path: str | os.PathLike[str], records: Sequence[dict]) -> None:
+    """Replace ``path`` with ``records`` as JSONL (sorted keys), atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))

@@ -16,23 +16,14 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from videorope.io import atomic_path, same_run, write_json
+from videorope.io import atomic_path, read_records, same_run, write_json, write_records
 from videorope.niah.samples import aggregate, encode_prompt, read_samples, score
 from videorope.viz import plot_curves, plot_heatmap, save_figure
 
 __all__ = ["evaluate", "read_results", "report"]
 
-
-def read_results(path: str | Path) -> list[dict]:
-    """Result records of a run; a line torn by a crash is dropped."""
-    path = Path(path)
-    records = []
-    for line in path.read_text().splitlines() if path.is_file() else []:
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return records
+read_results = read_records
+"""Result records of a run (:func:`videorope.io.read_records`)."""
 
 
 @torch.no_grad()
@@ -72,8 +63,7 @@ def evaluate(
     results = out / "results.jsonl"
     kept = read_results(results) if same_run(out / "run.json", run) else []
     write_json(out / "run.json", run)
-    with atomic_path(results) as tmp:  # drops a line torn by a crash, or the results of another run
-        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+    write_records(results, kept)  # drops a line torn by a crash, or the results of another run
     done = {r["id"] for r in kept}
     todo = [s for s in todo if s["id"] not in done]
     model.eval()

@@ -151,10 +151,9 @@ def _sample(config: NiahConfig, tokenizer: Any, task: str, length: int, depth: f
     rng.shuffle(pool)
     entry = TASKS[task]
     problem = entry.fn(lambda n: [pool.pop() for _ in range(n)], value, **TASKS.resolve(task, config.tasks[task]))
-    used = {k for k, _ in problem.needles}
 
-    def distractor(r: random.Random) -> str:
-        return needle_sentence(r.choice([k for k in pool if k not in used]), value(), kind)
+    def distractor(r: random.Random) -> str:  # the problem's keys were popped from the pool
+        return needle_sentence(r.choice(pool), value(), kind)
 
     haystack_entry = HAYSTACKS[config.haystack]
     options = HAYSTACKS.resolve(config.haystack, config.haystack_options)

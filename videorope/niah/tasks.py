@@ -1,5 +1,5 @@
 """NIAH tasks (RULER conventions, REFERENCE section 9), one registered function per task:
-``fn(rng, keys, value, **options) -> Problem``. ``keys(n)`` draws n distinct keys and
+``fn(keys, value, **options) -> Problem``. ``keys(n)`` draws n distinct keys and
 ``value()`` one value (a 7-digit number or a UUID)."""
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 import videorope
 from videorope.inputs import answer_ids, answer_labels, encode
-from videorope.io import atomic_path, same_run, write_json
+from videorope.io import read_records, same_run, write_json, write_records
 from videorope.models import load_model
 from videorope.vruler.manifest import Sample, read_manifest
 from videorope.vruler.materialize import materialize
@@ -34,6 +34,9 @@ from videorope.vruler.prompts import question_text
 from videorope.vruler.scoring import grade, teacher_forced_exact
 
 __all__ = ["EvalConfig", "evaluate", "read_results"]
+
+read_results = read_records
+"""Result records of a shard or merged file (:func:`videorope.io.read_records`)."""
 
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 MODES = ("teacher-forced", "generate")
@@ -163,25 +166,6 @@ def _check_budget(model, processor, samples: Sequence[Sample], suite: Path, conf
             )
 
 
-def read_results(path: str | Path) -> list[dict]:
-    """Result records of a shard or merged file; a torn last line (a crash mid-write) is dropped."""
-    path = Path(path)
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text().splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            break
-    return records
-
-
-def _rewrite(path: Path, records: Sequence[dict]) -> None:
-    with atomic_path(path) as tmp:
-        tmp.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
-
-
 def _append(path: Path, records: Sequence[dict]) -> None:
     with path.open("a") as f:
         f.write("".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
@@ -228,7 +212,7 @@ def evaluate(config: EvalConfig, progress: bool = True) -> Path:
     state.wait_for_everyone()  # every rank has read the old run.json before it is replaced
     if state.is_main_process:
         write_json(out / "run.json", run)
-    _rewrite(shard, kept)  # drops a line torn by a crash, or every result of another run
+    write_records(shard, kept)  # drops a line torn by a crash, or every result of another run
     done = {r["id"] for r in kept}
     mine = [s for s in samples[state.process_index :: state.num_processes] if s.id not in done]
     if mine:
@@ -241,5 +225,5 @@ def evaluate(config: EvalConfig, progress: bool = True) -> Path:
         records = [r for rank in range(state.num_processes) for r in read_results(out / f"results.rank{rank}.jsonl")]
         order = {s.id: i for i, s in enumerate(samples)}
         records.sort(key=lambda r: order.get(r["id"], len(order)))
-        _rewrite(merged, records)
+        write_records(merged, records)
     return merged
