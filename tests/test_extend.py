@@ -73,4 +73,4 @@ def test_command_line(checkpoint, tmp_path, capsys):
     assert "| yarn |" in capsys.readouterr().out
     too_long = [*argv[:5], "--lengths", "5000", "--text", str(text), "--out", str(tmp_path / "other"), "-q"]
     assert main(too_long) == 2
-    assert "fewer than the longest length" in capsys.readouterr().err
+    assert "fewer than 5000; pass a longer text file" in capsys.readouterr().err

@@ -4,6 +4,7 @@ videorope theory --model Qwen2-VL-7B --target-length 128k
 videorope layout --layout videorope --frames 8 --grid 4x4 --out layout.png
 videorope niah generate --set lengths=[2048,4096] --out niah/
 videorope niah eval --samples niah/niah.jsonl --out run/ && videorope niah report run/ --out report/
+videorope analyze positional --length 4k --out analysis/
 """
 
 from __future__ import annotations
@@ -153,6 +154,19 @@ def _extend(args: argparse.Namespace) -> None:
     print(run_extend(config, progress=not args.quiet).read_text())
 
 
+def _analyze(args: argparse.Namespace) -> None:
+    from videorope.analysis import AnalyzeConfig, analyze
+
+    niah = {"depths": args.depths, "samples_per_cell": args.samples, "tasks": {t: {} for t in args.tasks.split(",")}}
+    config = AnalyzeConfig(model=args.model, methods=tuple(args.methods.split(",")), target_length=args.target_length,
+                           length=args.length, lengths=tuple(args.lengths), niah=niah, text=args.text,
+                           queries=args.queries, keys=args.keys, fraction=args.fraction, seeds=args.seeds,
+                           energy=args.energy, out=args.out)  # fmt: skip
+    path = analyze(args.kind, config, progress=not args.quiet)
+    print(path.with_suffix(".md").read_text())
+    print(f"data: {path}\nfigure: {path.with_suffix('.png')}")
+
+
 def _finetune(args: argparse.Namespace) -> None:
     from videorope.config import load
     from videorope.train import TrainConfig, train
@@ -274,6 +288,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="study folder: extend.md, extend.json, niah.png, runs/ (resumes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_extend)
+
+    p = sub.add_parser("analyze", help="attention diagnostics: pair contributions, positional heads, ablation, ...")
+    p.add_argument("kind", help="contributions, positional, ablation, noise, entropy or sink (see the README)")
+    p.add_argument("--model", default="smollm2", help="smollm2 (default) or a local causal LM folder")
+    p.add_argument(
+        "--methods", default="none", help="comma-separated scalings; the first is the reference (default none)"
+    )
+    p.add_argument("--target-length", type=_length, help="what each method is set for (default: the longest length)")
+    p.add_argument("--length", type=_length, default=4096, help="tokens of text for attention geometry (default 4k)")
+    p.add_argument("--lengths", type=lambda t: [_length(x) for x in t.split(",")], default=[2048, 4096],
+                   help="NIAH lengths of ablation, noise and entropy (default 2k,4k)")  # fmt: skip
+    p.add_argument("--tasks", default="single", help="comma-separated NIAH tasks (default: single)")
+    p.add_argument("--depths", type=int, default=3, help="needle depths per length (default 3)")
+    p.add_argument("--samples", type=int, default=1, help="NIAH samples per length and depth (default 1)")
+    p.add_argument("--text", help="UTF-8 text for attention geometry (default: Python's pydoc topics)")
+    p.add_argument("--queries", type=int, default=64, help="query positions sampled per sequence (default 64)")
+    p.add_argument("--keys", type=int, default=512, help="key positions sampled for pair statistics (default 512)")
+    p.add_argument("--fraction", type=float, default=0.1, help="share of heads ablated (default 0.1)")
+    p.add_argument("--seeds", type=int, default=3, help="random-head / noise draws (default 3)")
+    p.add_argument("--energy", type=float, default=0.5, help="noise energy relative to each q/k vector (default 0.5)")
+    p.add_argument("--out", required=True, help="folder: KIND.json, KIND.png, KIND.md (NIAH runs resume)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_analyze)
 
     niah = sub.add_parser("niah", help="text needle-in-a-haystack (RULER): generate samples, evaluate, report")
     nsub = niah.add_subparsers(dest="niah_command", required=True, metavar="STEP")

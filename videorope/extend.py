@@ -23,10 +23,19 @@ import videorope
 from videorope import theory
 from videorope.io import atomic_path, write_json
 from videorope.models import load_model, load_text_config, load_tokenizer
-from videorope.niah import NiahConfig, aggregate, evaluate, generate, read_results
+from videorope.niah import NiahConfig, accuracy_by_length, evaluate, generate, read_results
 from videorope.viz import plot_curves, save_figure
 
-__all__ = ["ExtendConfig", "default_text", "effective_length", "method_options", "perplexity", "run_extend"]
+__all__ = [
+    "ExtendConfig",
+    "default_text",
+    "effective_length",
+    "load_method",
+    "method_options",
+    "perplexity",
+    "run_extend",
+    "text_ids",
+]
 
 THRESHOLD = 0.85
 """RULER's effective-length threshold (Llama-2-7B's score at 4K)."""
@@ -57,6 +66,14 @@ def default_text() -> str:
     from pydoc_data.topics import topics
 
     return "\n\n".join(topics[k] for k in sorted(topics))
+
+
+def text_ids(tokenizer: Any, text: str | None, length: int) -> torch.Tensor:
+    """The first ``length`` token ids (``length``,) of a UTF-8 file (default :func:`default_text`)."""
+    ids = tokenizer(Path(text).read_text(encoding="utf-8") if text else default_text(), add_special_tokens=False)
+    if len(ids["input_ids"]) < length:
+        raise ValueError(f"the text has {len(ids['input_ids'])} tokens, fewer than {length}; pass a longer text file")
+    return torch.tensor(ids["input_ids"][:length])
 
 
 def method_options(method: str, train_length: int, target_length: int) -> dict[str, Any]:
@@ -95,37 +112,31 @@ def perplexity(model: Any, ids: torch.Tensor, chunk: int = 1024) -> float:
     return math.exp(total / (len(ids) - 1))
 
 
-def _model(config: ExtendConfig, method: str, train_length: int, target: int):
-    model, tokenizer = load_model(config.model, attn_implementation="sdpa")
-    options = method_options(method, train_length, target)
+def load_method(name: str, method: str, target_length: int) -> tuple[Any, Any]:
+    """(model, tokenizer) of ``name`` (see :func:`~videorope.models.load_model`) with ``method``
+    set for ``target_length``, in eval mode."""
+    model, tokenizer = load_model(name, attn_implementation="sdpa")
+    options = method_options(method, theory.report(model.config).train_length, target_length)
     return (videorope.apply(model, **options) if options else model).eval(), tokenizer
 
 
 def run_extend(config: ExtendConfig, progress: bool = True) -> Path:
     """Run (or resume) the study; returns ``out/extend.md`` (``extend.json`` and curves beside)."""
     out = Path(config.out)
-    tokenizer, text_config = load_tokenizer(config.model), load_text_config(config.model)
-    head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
-    base = text_config.rope_parameters["rope_theta"]
-    train_length = text_config.max_position_embeddings
-    target = config.target_length or max(config.lengths)
-    predicted = {"head_dim": head_dim, "rope_theta": base, "train_length": train_length,
-                 "critical_dimension": theory.critical_dimension(head_dim, base, train_length),
-                 "extrapolation_bound": round(theory.extrapolation_bound(head_dim, base, train_length))}  # fmt: skip
-    text = Path(config.text).read_text(encoding="utf-8") if config.text else default_text()
-    ids = torch.tensor(tokenizer(text, add_special_tokens=False)["input_ids"])
-    if len(ids) < max(config.lengths):
-        raise ValueError(
-            f"the perplexity text has {len(ids)} tokens, fewer than the longest length; use a longer --text"
-        )
+    tokenizer, rope = load_tokenizer(config.model), theory.report(load_text_config(config.model))
+    train_length, target = rope.train_length, config.target_length or max(config.lengths)
+    predicted = {"head_dim": rope.rotary_dim, "rope_theta": rope.base, "train_length": train_length,
+                 "critical_dimension": rope.critical_dimension,
+                 "extrapolation_bound": round(rope.extrapolation_bound)}  # fmt: skip
+    ids = text_ids(tokenizer, config.text, max(config.lengths))
     niah = dataclasses.replace(NiahConfig(**config.niah), lengths=tuple(config.lengths))
     samples = generate(niah, tokenizer, out / "niah", progress=progress)
     methods = {}
     for method in tqdm(config.methods, desc="methods", disable=not progress):
-        model, _ = _model(config, method, train_length, target)
+        model, _ = load_method(config.model, method, target)
         run = out / "runs" / method
         results = read_results(evaluate(model, tokenizer, samples, run, name=config.model, progress=progress))
-        by_length = {n: sum(d.values()) / len(d) for task in aggregate(results).values() for n, d in task.items()}
+        by_length = accuracy_by_length(results)
         ppl_file = run / "perplexity.json"
         ppl = {int(k): v for k, v in json.loads(ppl_file.read_text()).items()} if ppl_file.is_file() else {}
         for length in config.lengths:

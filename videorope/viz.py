@@ -20,7 +20,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from videorope.io import atomic_path  # noqa: E402
 from videorope.rope import ALLOCATIONS, LAYOUTS, frequency_axes, positions  # noqa: E402
 
-__all__ = ["plot_curves", "plot_heatmap", "plot_layout", "save_figure"]
+__all__ = ["plot_curves", "plot_heatmap", "plot_layout", "plot_lines", "plot_matrix", "save_figure"]
 
 AXIS_COLORS = {"t": "#d62728", "h": "#1f77b4", "w": "#2ca02c"}
 
@@ -114,28 +114,73 @@ def plot_heatmap(
     return fig
 
 
-def plot_curves(
-    curves: dict[str, dict[int, float]], title: str, x_name: str = "frames", train_length: int | None = None
+def plot_lines(
+    curves: dict[str, dict[Any, float]],
+    title: str,
+    x_name: str,
+    y_name: str,
+    train_length: int | None = None,
+    log_x: bool = True,
+    ylim: tuple[float, float] | None = None,
 ) -> Figure:
-    """Accuracy against length, one line per scheme; ``curves[name][length] = accuracy``.
-
-    A dashed vertical line marks the training length when given.
-    """
+    """One line per name; ``curves[name][x] = y``. A dashed vertical line marks the training
+    length when given; ``log_x`` puts x on a log2 scale with a tick at every x."""
     fig, ax = plt.subplots(figsize=(6.5, 4))
     for name, points in curves.items():
         xs = sorted(points)
-        ax.plot(xs, [100 * points[x] for x in xs], marker="o", label=name)
+        ax.plot(xs, [points[x] for x in xs], marker="o", label=name)
     if train_length is not None:
         ax.axvline(train_length, color="0.5", linestyle="--", label="training length")
-    ax.set_xscale("log", base=2)
-    ticks = sorted({x for p in curves.values() for x in p})
-    ax.set_xticks(ticks, [str(x) for x in ticks])
-    ax.set_ylim(-2, 102)
+    if log_x:
+        ax.set_xscale("log", base=2)
+        ticks = sorted({x for p in curves.values() for x in p})
+        ax.set_xticks(ticks, [str(x) for x in ticks])
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlabel(x_name)
-    ax.set_ylabel("accuracy (%)")
+    ax.set_ylabel(y_name)
     ax.set_title(title)
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(
+    curves: dict[str, dict[int, float]], title: str, x_name: str = "frames", train_length: int | None = None
+) -> Figure:
+    """Accuracy (in [0, 1], drawn as %) against length, one line per scheme."""
+    percent = {name: {x: 100 * y for x, y in points.items()} for name, points in curves.items()}
+    return plot_lines(percent, title, x_name, "accuracy (%)", train_length, ylim=(-2, 102))
+
+
+def plot_matrix(
+    values: Any,
+    title: str,
+    x_name: str,
+    y_name: str,
+    label: str,
+    cmap: str = "viridis",
+    center: bool = False,
+    vline: float | None = None,
+) -> Figure:
+    """A real-valued matrix ``values[y][x]`` (e.g. layer x head) as an image with a colour bar;
+    ``center`` makes the colour scale symmetric about 0; ``vline`` marks an x position."""
+    import numpy as np
+
+    grid = np.asarray(values, dtype=float)
+    fig, ax = plt.subplots(
+        figsize=(min(14.0, max(5.0, 0.25 * grid.shape[1] + 3)), max(3.0, 0.18 * grid.shape[0] + 1.5))
+    )
+    limit = np.nanmax(np.abs(grid)) if center else None
+    image = ax.imshow(grid, cmap=cmap, aspect="auto", interpolation="nearest",
+                      vmin=-limit if center else None, vmax=limit)  # fmt: skip
+    if vline is not None:
+        ax.axvline(vline, color="white", linestyle="--")
+    ax.set_xlabel(x_name)
+    ax.set_ylabel(y_name)
+    ax.set_title(title)
+    fig.colorbar(image, ax=ax, label=label)
     fig.tight_layout()
     return fig
 

@@ -3,13 +3,22 @@ the model's own tokenizer and chat template, scoring, an evaluation runner and a
 
 from videorope.niah.haystacks import HAYSTACKS
 from videorope.niah.runner import evaluate, read_results, report
-from videorope.niah.samples import NiahConfig, aggregate, encode_prompt, generate, read_samples, score
+from videorope.niah.samples import (
+    NiahConfig,
+    accuracy_by_length,
+    aggregate,
+    encode_prompt,
+    generate,
+    read_samples,
+    score,
+)
 from videorope.niah.tasks import TASKS
 
 __all__ = [
     "HAYSTACKS",
     "TASKS",
     "NiahConfig",
+    "accuracy_by_length",
     "aggregate",
     "encode_prompt",
     "evaluate",

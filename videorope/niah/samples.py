@@ -25,7 +25,7 @@ from videorope.io import atomic_path, write_json
 from videorope.niah.haystacks import HAYSTACKS
 from videorope.niah.tasks import TASKS, Problem, needle_sentence
 
-__all__ = ["NiahConfig", "encode_prompt", "generate", "read_samples", "score"]
+__all__ = ["NiahConfig", "accuracy_by_length", "aggregate", "encode_prompt", "generate", "read_samples", "score"]
 
 _ADJECTIVES = (
     "amber", "bold", "calm", "dusty", "eager", "fuzzy", "gentle", "hollow", "icy", "jolly", "keen", "lucky",
@@ -207,3 +207,11 @@ def aggregate(results: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, dict[
     for (task, length, depth), scores in sorted(cells.items()):
         out.setdefault(task, {}).setdefault(length, {})[depth] = sum(scores) / len(scores)
     return out
+
+
+def accuracy_by_length(results: Sequence[Mapping[str, Any]]) -> dict[int, float]:
+    """Mean score per length over every task and depth."""
+    scores: dict[int, list[float]] = {}
+    for r in results:
+        scores.setdefault(r["length"], []).append(r["score"])
+    return {n: sum(v) / len(v) for n, v in sorted(scores.items())}
