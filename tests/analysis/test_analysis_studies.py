@@ -74,6 +74,10 @@ def test_niah_kinds_and_resume(checkpoint, tmp_path, monkeypatch):
     monkeypatch.setattr(niah_runner, "_reply", no_more_replies)
     analyze("noise", _config(checkpoint, tmp_path), progress=False)  # resumes: nothing left to run
     assert _read(tmp_path, "noise")["accuracy"] == noise["accuracy"]
+    # a run records what its hook did, so another energy or head set starts over instead of resuming
+    assert '\\"energy\\": 0.5' in (tmp_path / "noise" / "below-0" / "run.json").read_text()
+    with pytest.warns(UserWarning, match="another run"), pytest.raises(AssertionError, match="evaluated again"):
+        analyze("noise", _config(checkpoint, tmp_path, energy=0.25), progress=False)
 
 
 def test_entropy_compares_methods(checkpoint, tmp_path):

@@ -11,6 +11,7 @@ Kinds that read attention on plain text use the first ``config.length`` tokens o
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ ANALYSES = Registry("analysis")
 class AnalyzeConfig:
     """Settings shared by the kinds; each reads the ones it needs.
 
+    ``methods``: scalings set for ``target_length`` (default: the longest length); entropy and
+    sink compare them all (JS divergence against the first), the other kinds use the first.
     ``length``: tokens of text for the attention-geometry kinds (contributions, positional,
     ablation's head ranking; sink needs it beyond the training length). ``lengths`` and
     ``niah`` (overrides of :class:`~videorope.niah.NiahConfig` except ``lengths``): the NIAH
@@ -98,9 +101,8 @@ def analyze(kind: str, config: AnalyzeConfig, progress: bool = True) -> Path:
     return path
 
 
-def _text_capture(config: AnalyzeConfig, model: Any, tokenizer: Any, queries: Any = None):
-    ids = text_ids(tokenizer, config.text, config.length)
-    return capture(model, ids, config.queries if queries is None else queries)
+def _text_capture(config: AnalyzeConfig, model: Any, tokenizer: Any):
+    return capture(model, text_ids(tokenizer, config.text, config.length), config.queries)
 
 
 def _samples(config: AnalyzeConfig, kind: str, tokenizer: Any, progress: bool) -> Path:
@@ -108,11 +110,13 @@ def _samples(config: AnalyzeConfig, kind: str, tokenizer: Any, progress: bool) -
     return generate(niah, tokenizer, Path(config.out) / kind / "niah", progress=progress)
 
 
-def _niah(config: AnalyzeConfig, kind: str, condition: str, model: Any, tokenizer: Any, progress: bool):
-    """NIAH accuracy per length of ``model`` as it stands (hooks included), resumable."""
+def _niah(config: AnalyzeConfig, kind: str, condition: str, setting: Any, model: Any, tokenizer: Any, progress: bool):
+    """NIAH accuracy per length of ``model`` as it stands (hooks included). The run resumes
+    only if its model, ``condition`` and ``setting`` (what the hook does) are the same."""
     samples = _samples(config, kind, tokenizer, progress)
     run = Path(config.out) / kind / condition
-    results = evaluate(model, tokenizer, samples, run, name=f"{config.model} [{condition}]", progress=progress)
+    name = json.dumps({"model": config.model, "condition": condition, "setting": setting})
+    results = evaluate(model, tokenizer, samples, run, name=name, progress=progress)
     return accuracy_by_length(read_results(results))
 
 
@@ -181,7 +185,7 @@ def _ablation(config: AnalyzeConfig, progress: bool) -> Study:
     accuracy = {}
     for name, heads in tqdm(conditions.items(), desc="ablation", disable=not progress):
         with mask_heads(model, heads):
-            accuracy[name] = _niah(config, "ablation", name, model, tokenizer, progress)
+            accuracy[name] = _niah(config, "ablation", name, heads, model, tokenizer, progress)
     random_mean = _mean_curve([accuracy[f"random-{s}"] for s in range(config.seeds)])
     data = {"method": config.methods[0], "heads_masked": count, "heads": {k: v for k, v in conditions.items()},
             "accuracy": accuracy, "random_mean": random_mean}  # fmt: skip
@@ -206,12 +210,15 @@ def _ablation(config: AnalyzeConfig, progress: bool) -> Study:
 def _noise(config: AnalyzeConfig, progress: bool) -> Study:
     model, tokenizer = config.load(config.methods[0])
     rope = theory.report(model.config)
-    accuracy = {"clean": _niah(config, "noise", "clean", model, tokenizer, progress)}
+    accuracy = {"clean": _niah(config, "noise", "clean", None, model, tokenizer, progress)}
     for band in BANDS:
         dims = band_dims(rope.rotary_dim, rope.critical_dimension, band)
         for seed in range(config.seeds):
             with inject_noise(model, dims, config.energy, seed):
-                accuracy[f"{band}-{seed}"] = _niah(config, "noise", f"{band}-{seed}", model, tokenizer, progress)
+                setting = {"dims": dims.tolist(), "energy": config.energy, "seed": seed}
+                accuracy[f"{band}-{seed}"] = _niah(
+                    config, "noise", f"{band}-{seed}", setting, model, tokenizer, progress
+                )
     means = {band: _mean_curve([accuracy[f"{band}-{s}"] for s in range(config.seeds)]) for band in BANDS}
     data = {"method": config.methods[0], "critical_dimension": rope.critical_dimension, "energy": config.energy,
             "accuracy": accuracy, "mean": means}  # fmt: skip
