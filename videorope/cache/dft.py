@@ -1,0 +1,75 @@
+"""Truncated DFT of cache channels over the sequence axis (REFERENCE section 6).
+
+A channel's values ``x(t)`` at times ``0 <= t < P`` (the period) are stored as the first
+``F`` bins of their DFT, ``c_cos[n] = sum_t x(t) cos(2 pi n t / P)`` and
+``c_sin[n] = sum_t x(t) sin(2 pi n t / P)`` (``c_cos = Re X``, ``c_sin = -Im X``), and read
+back with the truncated inverse DFT. A signal whose frequencies are all below ``F`` comes
+back exactly; a token added later is one multiply-add per bin. Shapes: values ``(..., T, C)``
+(T positions of C channels), coefficients ``(..., F, C)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+__all__ = ["add_tokens", "affine_fit", "check_bins", "reconstruct", "truncated_dft"]
+
+
+def check_bins(frequencies: int, period: int) -> None:
+    """``1 <= frequencies < period / 2`` (below Nyquist), else a ValueError naming both."""
+    if not 1 <= frequencies < period / 2:
+        raise ValueError(
+            f"frequencies ({frequencies}) must be at least 1 and below half the period ({period}); "
+            "lower the number of coefficients or raise the planned maximum length"
+        )
+
+
+def _angles(times: torch.Tensor, frequencies: int, period: int) -> torch.Tensor:
+    """2 pi n t / P for every time and bin: (T, F), float64 so long periods keep their phase."""
+    n = torch.arange(frequencies, dtype=torch.float64, device=times.device)
+    return (2 * math.pi / period) * torch.outer(times.to(torch.float64) % period, n)
+
+
+def truncated_dft(x: torch.Tensor, frequencies: int, period: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """First ``frequencies`` DFT bins of ``x`` (..., T, C) at times 0..T-1 (T <= period), zero
+    beyond: ``(c_cos, c_sin)``, each (..., F, C) float32."""
+    check_bins(frequencies, period)
+    if x.shape[-2] > period:
+        raise ValueError(f"{x.shape[-2]} positions do not fit in the period {period}")
+    spectrum = torch.fft.rfft(x.float(), n=period, dim=-2)[..., :frequencies, :]
+    return spectrum.real.contiguous(), (-spectrum.imag).contiguous()
+
+
+def add_tokens(
+    c_cos: torch.Tensor, c_sin: torch.Tensor, x: torch.Tensor, times: torch.Tensor, period: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Coefficients with tokens ``x`` (..., T, C) at ``times`` (T,) added: the streaming update
+    (equal to :func:`truncated_dft` of all the tokens together)."""
+    angles = _angles(times, c_cos.shape[-2], period)  # (T, F)
+    x = x.to(torch.float64)
+    cos, sin = angles.cos().T, angles.sin().T  # (F, T)
+    return c_cos + (cos @ x).to(c_cos.dtype), c_sin + (sin @ x).to(c_sin.dtype)
+
+
+def reconstruct(c_cos: torch.Tensor, c_sin: torch.Tensor, times: torch.Tensor, period: int) -> torch.Tensor:
+    """Values (..., T, C) at ``times`` from the truncated spectrum: the inverse DFT with the bins
+    at and above ``F`` taken as zero (weight 1/P for bin 0, 2/P for the others)."""
+    frequencies = c_cos.shape[-2]
+    weight = torch.full((frequencies,), 2.0 / period, dtype=torch.float64, device=c_cos.device)
+    weight[0] = 1.0 / period
+    angles = _angles(times, frequencies, period)
+    basis_cos, basis_sin = (angles.cos() * weight).to(c_cos.dtype), (angles.sin() * weight).to(c_cos.dtype)
+    return basis_cos @ c_cos + basis_sin @ c_sin
+
+
+def affine_fit(original: torch.Tensor, approx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel ``(scale, shift)`` with ``scale * approx + shift`` matching the mean and the
+    largest absolute deviation from the mean of ``original`` (the paper's correction); both
+    (..., 1, C). A constant reconstruction keeps scale 1."""
+    mean_o, mean_a = original.mean(-2, keepdim=True), approx.mean(-2, keepdim=True)
+    dev_o = (original - mean_o).abs().amax(-2, keepdim=True)
+    dev_a = (approx - mean_a).abs().amax(-2, keepdim=True)
+    scale = torch.where(dev_a > 0, dev_o / dev_a.clamp_min(torch.finfo(dev_a.dtype).tiny), torch.ones_like(dev_a))
+    return scale, mean_o - scale * mean_a
