@@ -32,7 +32,7 @@ from common import device, median_seconds
 from videorope.analysis import attention_rows, capture, contribution_profile, entropy, positional_scores
 from videorope.extend import text_ids
 from videorope.io import write_json
-from videorope.models import load_model
+from videorope.models import load_model, load_text_config
 
 CASES = ("forward", "capture", "positional", "contributions", "entropy")
 
@@ -106,8 +106,7 @@ def main() -> None:
                                capture_output=True, text=True)  # fmt: skip
         cases[case] = json.loads(child.stdout.strip().splitlines()[-1])
         print(f"{case}: {cases[case]} ({time.perf_counter() - started:.0f} s with loading)", file=sys.stderr)
-    model, _ = load_model(args.model)
-    config = model.config
+    config = load_text_config(args.model)
     maps = config.num_hidden_layers * config.num_attention_heads * args.length**2 * 4
     forward = cases["forward"]
     result = {

@@ -145,10 +145,15 @@ def _niah_report(args: argparse.Namespace) -> None:
     print(report(args.rundirs, args.out))
 
 
+def _niah_sweep(args: argparse.Namespace) -> dict[str, Any]:
+    """The NIAH overrides that ``--tasks``, ``--depths`` and ``--samples`` give (see :func:`_niah_flags`)."""
+    return {"depths": args.depths, "samples_per_cell": args.samples, "tasks": {t: {} for t in args.tasks.split(",")}}
+
+
 def _extend(args: argparse.Namespace) -> None:
     from videorope.extend import ExtendConfig, run_extend
 
-    niah = {"depths": args.depths, "samples_per_cell": args.samples, "tasks": {t: {} for t in args.tasks.split(",")}}
+    niah = _niah_sweep(args)
     config = ExtendConfig(model=args.model, methods=tuple(args.methods.split(",")), lengths=tuple(args.lengths),
                           target_length=args.target_length, niah=niah, text=args.text, out=args.out)  # fmt: skip
     print(run_extend(config, progress=not args.quiet).read_text())
@@ -157,7 +162,7 @@ def _extend(args: argparse.Namespace) -> None:
 def _analyze(args: argparse.Namespace) -> None:
     from videorope.analysis import AnalyzeConfig, analyze
 
-    niah = {"depths": args.depths, "samples_per_cell": args.samples, "tasks": {t: {} for t in args.tasks.split(",")}}
+    niah = _niah_sweep(args)
     config = AnalyzeConfig(model=args.model, methods=tuple(args.methods.split(",")), target_length=args.target_length,
                            length=args.length, lengths=tuple(args.lengths), niah=niah, text=args.text,
                            queries=args.queries, keys=args.keys, fraction=args.fraction, seeds=args.seeds,
@@ -184,6 +189,18 @@ def _demo(args: argparse.Namespace) -> None:
     report = run_demo(config, progress=not args.quiet)
     print((report / "summary.md").read_text())
     print(f"report: {report}")
+
+
+def _lengths(text: str) -> list[int]:
+    """``4k,8k,16k`` -> token counts."""
+    return [_length(x) for x in text.split(",")]
+
+
+def _niah_flags(p: argparse.ArgumentParser) -> None:
+    """``--tasks``, ``--depths`` and ``--samples`` of a study that runs NIAH."""
+    p.add_argument("--tasks", default="single", help="comma-separated NIAH tasks (default: single)")
+    p.add_argument("--depths", type=int, default=3, help="needle depths per length, evenly spaced (default 3)")
+    p.add_argument("--samples", type=int, default=1, help="NIAH samples per length and depth (default 1)")
 
 
 def _repeatable(p: argparse.ArgumentParser, flag: str, help: str, parse: Any = _option) -> None:
@@ -278,12 +295,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("extend", help="NIAH and perplexity per length-extension method vs the predicted bound")
     p.add_argument("--model", default="smollm2", help="smollm2 (default) or a local causal LM folder")
     p.add_argument("--methods", default="none,linear,ntk,dynamic,yarn,critical-ntk", help="comma-separated scalings")
-    p.add_argument("--lengths", type=lambda t: [_length(x) for x in t.split(",")], default=[4096, 8192, 12288, 16384],
+    p.add_argument("--lengths", type=_lengths, default=[4096, 8192, 12288, 16384],
                    help="comma-separated context lengths, e.g. 4k,8k,16k")  # fmt: skip
     p.add_argument("--target-length", type=_length, help="what each method is set for (default: the longest length)")
-    p.add_argument("--tasks", default="single", help="comma-separated NIAH tasks (default: single)")
-    p.add_argument("--depths", type=int, default=3, help="needle depths per length, evenly spaced (default 3)")
-    p.add_argument("--samples", type=int, default=1, help="samples per length and depth (default 1)")
+    _niah_flags(p)
     p.add_argument("--text", help="UTF-8 text for perplexity (default: Python's pydoc topics)")
     p.add_argument("--out", required=True, help="study folder: extend.md, extend.json, niah.png, runs/ (resumes)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -297,11 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--target-length", type=_length, help="what each method is set for (default: the longest length)")
     p.add_argument("--length", type=_length, default=4096, help="tokens of text for attention geometry (default 4k)")
-    p.add_argument("--lengths", type=lambda t: [_length(x) for x in t.split(",")], default=[2048, 4096],
+    p.add_argument("--lengths", type=_lengths, default=[2048, 4096],
                    help="NIAH lengths of ablation, noise and entropy (default 2k,4k)")  # fmt: skip
-    p.add_argument("--tasks", default="single", help="comma-separated NIAH tasks (default: single)")
-    p.add_argument("--depths", type=int, default=3, help="needle depths per length (default 3)")
-    p.add_argument("--samples", type=int, default=1, help="NIAH samples per length and depth (default 1)")
+    _niah_flags(p)
     p.add_argument("--text", help="UTF-8 text for attention geometry (default: Python's pydoc topics)")
     p.add_argument("--queries", type=int, default=64, help="query positions sampled per sequence (default 64)")
     p.add_argument("--keys", type=int, default=512, help="key positions sampled for pair statistics (default 512)")

@@ -30,7 +30,7 @@ from videorope.analysis.pairs import contribution_profile, positional_scores
 from videorope.analysis.sink import sink_geometry
 from videorope.extend import load_method, text_ids
 from videorope.io import atomic_path, write_json
-from videorope.niah import NiahConfig, accuracy_by_length, encode_prompt, evaluate, generate, read_results, read_samples
+from videorope.niah import NiahConfig, accuracy_by_length, evaluate, generate, read_results, read_samples, reply_ids
 from videorope.niah import score as niah_score
 from videorope.registry import Registry
 from videorope.viz import plot_curves, plot_lines, plot_matrix, save_figure
@@ -187,7 +187,7 @@ def _ablation(config: AnalyzeConfig, progress: bool) -> Study:
         with mask_heads(model, heads):
             accuracy[name] = _niah(config, "ablation", name, heads, model, tokenizer, progress)
     random_mean = _mean_curve([accuracy[f"random-{s}"] for s in range(config.seeds)])
-    data = {"method": config.methods[0], "heads_masked": count, "heads": {k: v for k, v in conditions.items()},
+    data = {"method": config.methods[0], "heads_masked": count, "heads": conditions,
             "accuracy": accuracy, "random_mean": random_mean}  # fmt: skip
     curves = {"no ablation": accuracy["none"], f"top {count} positional heads": accuracy["positional"],
               f"{count} random heads (mean of {config.seeds})": random_mean}  # fmt: skip
@@ -243,13 +243,8 @@ def _noise(config: AnalyzeConfig, progress: bool) -> Study:
 def _sample_attention(model: Any, tokenizer: Any, sample: dict) -> dict[str, Any]:
     """Greedy reply to a NIAH sample; entropy (layers, H) of the attention of the queries that
     produced it and their mean attention over the prompt (layers, H, P)."""
-    prompt = encode_prompt(tokenizer, sample["prompt"], sample["chat"])
-    device = next(model.parameters()).device
-    P = len(prompt)
-    ids = torch.tensor([prompt], device=device)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    out = model.generate(ids, attention_mask=torch.ones_like(ids), max_new_tokens=8 + 24 * len(sample["answers"]),
-                         do_sample=False, pad_token_id=pad)[0, P:].tolist()  # fmt: skip
+    (prompt,), reply = reply_ids(model, tokenizer, [sample])
+    out, P = reply[0].tolist(), len(prompt)
     cap = capture(model, prompt + out[:-1], range(P - 1, P - 1 + len(out)))
     ent, dist = [], []
     for layer in range(len(cap.q)):

@@ -2,7 +2,7 @@
 the model's own tokenizer and chat template, scoring, an evaluation runner and a report."""
 
 from videorope.niah.haystacks import HAYSTACKS
-from videorope.niah.runner import evaluate, read_results, report
+from videorope.niah.runner import evaluate, read_results, reply_ids, report
 from videorope.niah.samples import (
     NiahConfig,
     accuracy_by_length,
@@ -25,6 +25,7 @@ __all__ = [
     "generate",
     "read_results",
     "read_samples",
+    "reply_ids",
     "report",
     "score",
 ]

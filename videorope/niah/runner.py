@@ -20,15 +20,16 @@ from videorope.io import atomic_path, read_records, same_run, write_json, write_
 from videorope.niah.samples import aggregate, encode_prompt, read_samples, score
 from videorope.viz import plot_curves, plot_heatmap, save_figure
 
-__all__ = ["evaluate", "read_results", "report"]
+__all__ = ["evaluate", "read_results", "reply_ids", "report"]
 
 read_results = read_records
 """Result records of a run (:func:`videorope.io.read_records`)."""
 
 
 @torch.no_grad()
-def _reply(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_tokens: int | None) -> list[str]:
-    """Greedy replies for a batch (prompts left-padded)."""
+def reply_ids(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_tokens: int | None = None):
+    """Greedy replies to a batch of samples (prompts left-padded): the prompts' token ids and
+    the reply ids (B, new) (rows may end in padding). The default budget fits the answers."""
     ids = [encode_prompt(tokenizer, s["prompt"], s["chat"]) for s in batch]
     width = max(map(len, ids))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -38,7 +39,12 @@ def _reply(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_tokens:
     budget = max_new_tokens or 8 + 24 * max(len(s["answers"]) for s in batch)  # 24 tokens hold a UUID
     out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=budget, do_sample=False,
                          pad_token_id=pad)  # fmt: skip
-    return tokenizer.batch_decode(out[:, width:], skip_special_tokens=True)
+    return ids, out[:, width:]
+
+
+def _reply(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_tokens: int | None) -> list[str]:
+    """Greedy replies for a batch, as text."""
+    return tokenizer.batch_decode(reply_ids(model, tokenizer, batch, max_new_tokens)[1], skip_special_tokens=True)
 
 
 def evaluate(
