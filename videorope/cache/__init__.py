@@ -1,6 +1,24 @@
-"""FourierAttention: a compressed KV cache (REFERENCE section 6). :mod:`videorope.cache.dft`
-holds the truncated DFT that stores compressed channels over the sequence axis."""
+"""FourierAttention: a compressed KV cache (REFERENCE section 6).
+
+:mod:`~videorope.cache.dft` stores compressed channels as truncated DFT bins over the
+sequence; :mod:`~videorope.cache.plan` says which channels stay exact;
+:mod:`~videorope.cache.fourier` is the transformers ``Cache``.
+"""
 
 from videorope.cache.dft import add_tokens, affine_fit, reconstruct, truncated_dft
+from videorope.cache.fourier import FourierCache, FourierLayer, FourierOptions, reference_attention
+from videorope.cache.plan import SCHEDULES, FourierPlan, schedule
 
-__all__ = ["add_tokens", "affine_fit", "reconstruct", "truncated_dft"]
+__all__ = [
+    "SCHEDULES",
+    "FourierCache",
+    "FourierLayer",
+    "FourierOptions",
+    "FourierPlan",
+    "add_tokens",
+    "affine_fit",
+    "reconstruct",
+    "reference_attention",
+    "schedule",
+    "truncated_dft",
+]

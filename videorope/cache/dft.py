@@ -10,6 +10,7 @@ back exactly; a token added later is one multiply-add per bin. Shapes: values ``
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -27,9 +28,20 @@ def check_bins(frequencies: int, period: int) -> None:
 
 
 def _angles(times: torch.Tensor, frequencies: int, period: int) -> torch.Tensor:
-    """2 pi n t / P for every time and bin: (T, F), float64 so long periods keep their phase."""
-    n = torch.arange(frequencies, dtype=torch.float64, device=times.device)
-    return (2 * math.pi / period) * torch.outer(times.to(torch.float64) % period, n)
+    """2 pi n t / P for every time and bin: (T, F) float64, with ``n t`` reduced modulo P in
+    integers first so long periods keep their phase."""
+    n = torch.arange(frequencies, device=times.device)
+    return (2 * math.pi / period) * (torch.outer(times.long() % period, n) % period).double()
+
+
+@functools.lru_cache(maxsize=8)
+def _basis(period: int, frequencies: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The truncated inverse DFT for times 0..P-1: (P, F) cos and sin, float32, each bin
+    weighted 1/P (bin 0) or 2/P. Shared by every layer (one P x F table per period)."""
+    weight = torch.full((frequencies,), 2.0 / period, dtype=torch.float64, device=device)
+    weight[0] = 1.0 / period
+    angles = _angles(torch.arange(period, device=device), frequencies, period)
+    return (angles.cos() * weight).float(), (angles.sin() * weight).float()
 
 
 def truncated_dft(x: torch.Tensor, frequencies: int, period: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,15 +65,13 @@ def add_tokens(
     return c_cos + (cos @ x).to(c_cos.dtype), c_sin + (sin @ x).to(c_sin.dtype)
 
 
-def reconstruct(c_cos: torch.Tensor, c_sin: torch.Tensor, times: torch.Tensor, period: int) -> torch.Tensor:
-    """Values (..., T, C) at ``times`` from the truncated spectrum: the inverse DFT with the bins
-    at and above ``F`` taken as zero (weight 1/P for bin 0, 2/P for the others)."""
-    frequencies = c_cos.shape[-2]
-    weight = torch.full((frequencies,), 2.0 / period, dtype=torch.float64, device=c_cos.device)
-    weight[0] = 1.0 / period
-    angles = _angles(times, frequencies, period)
-    basis_cos, basis_sin = (angles.cos() * weight).to(c_cos.dtype), (angles.sin() * weight).to(c_cos.dtype)
-    return basis_cos @ c_cos + basis_sin @ c_sin
+def reconstruct(c_cos: torch.Tensor, c_sin: torch.Tensor, length: int, period: int) -> torch.Tensor:
+    """Values (..., length, C) at times 0..length-1 from the truncated spectrum: the inverse
+    DFT with the bins at and above ``F`` taken as zero. float32 whatever the coefficient dtype."""
+    if not 0 <= length <= period:
+        raise ValueError(f"cannot read {length} positions back from a period of {period}")
+    cos, sin = _basis(period, c_cos.shape[-2], c_cos.device)
+    return cos[:length] @ c_cos.float() + sin[:length] @ c_sin.float()
 
 
 def affine_fit(original: torch.Tensor, approx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -22,14 +22,24 @@ from videorope.viz import plot_curves, plot_heatmap, save_figure
 
 __all__ = ["evaluate", "read_results", "reply_ids", "report"]
 
+CacheFn = Callable[[torch.Tensor], Any]
+"""``cache(attention_mask)``: a fresh transformers cache for one batch (its mask (B, L))."""
+
 read_results = read_records
 """Result records of a run (:func:`videorope.io.read_records`)."""
 
 
 @torch.no_grad()
-def reply_ids(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_tokens: int | None = None):
+def reply_ids(
+    model: Any,
+    tokenizer: Any,
+    batch: Sequence[Mapping],
+    max_new_tokens: int | None = None,
+    cache: CacheFn | None = None,
+):
     """Greedy replies to a batch of samples (prompts left-padded): the prompts' token ids and
-    the reply ids (B, new) (rows may end in padding). The default budget fits the answers."""
+    the reply ids (B, new) (rows may end in padding). The default budget fits the answers;
+    ``cache(attention_mask)`` gives the KV cache to decode with (default: transformers')."""
     ids = [encode_prompt(tokenizer, s["prompt"], s["chat"]) for s in batch]
     width = max(map(len, ids))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
@@ -37,14 +47,17 @@ def reply_ids(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_toke
     input_ids = torch.tensor([[pad] * (width - len(i)) + i for i in ids], device=device)
     mask = torch.tensor([[0] * (width - len(i)) + [1] * len(i) for i in ids], device=device)
     budget = max_new_tokens or 8 + 24 * max(len(s["answers"]) for s in batch)  # 24 tokens hold a UUID
+    past = {"past_key_values": cache(mask)} if cache else {}
     out = model.generate(input_ids=input_ids, attention_mask=mask, max_new_tokens=budget, do_sample=False,
-                         pad_token_id=pad)  # fmt: skip
+                         pad_token_id=pad, **past)  # fmt: skip
     return ids, out[:, width:]
 
 
-def _reply(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_tokens: int | None) -> list[str]:
+def _reply(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_tokens: int | None, cache) -> list[str]:
     """Greedy replies for a batch, as text."""
-    return tokenizer.batch_decode(reply_ids(model, tokenizer, batch, max_new_tokens)[1], skip_special_tokens=True)
+    return tokenizer.batch_decode(
+        reply_ids(model, tokenizer, batch, max_new_tokens, cache)[1], skip_special_tokens=True
+    )
 
 
 def evaluate(
@@ -56,10 +69,12 @@ def evaluate(
     name: str = "model",
     batch_size: int = 1,
     max_new_tokens: int | None = None,
+    cache: CacheFn | None = None,
     progress: bool = True,
 ) -> Path:
     """Score ``model`` on the samples file; returns ``out/results.jsonl`` (one record per sample:
-    id, task, length, depth, prediction, score). ``name`` labels the run in ``run.json``."""
+    id, task, length, depth, prediction, score). ``name`` labels the run in ``run.json`` (say
+    there which ``cache`` the replies decode with, so another cache starts over)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     samples, out = Path(samples), Path(out)
@@ -76,7 +91,7 @@ def evaluate(
     with results.open("a") as f:
         for start in tqdm(range(0, len(todo), batch_size), desc="NIAH", disable=not progress):
             batch = todo[start : start + batch_size]
-            for s, text in zip(batch, _reply(model, tokenizer, batch, max_new_tokens), strict=True):
+            for s, text in zip(batch, _reply(model, tokenizer, batch, max_new_tokens, cache), strict=True):
                 record = {k: s[k] for k in ("id", "task", "length", "depth")}
                 f.write(json.dumps({**record, "prediction": text, "score": score(text, s["answers"])}) + "\n")
             f.flush()

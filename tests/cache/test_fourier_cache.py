@@ -1,0 +1,172 @@
+"""FourierCache against transformers' DynamicCache and against a direct computation: every
+channel exact is bit-identical, the compressed middle is the truncated DFT it claims to be,
+left-padded batches keep each row's sinks, memory accounting matches tensor sizes, bad
+options are refused."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from transformers import DynamicCache
+
+from videorope.cache import FourierCache, FourierOptions, FourierPlan, reference_attention
+from videorope.cache.dft import affine_fit, reconstruct, truncated_dft
+from videorope.models import tiny_model
+
+OPTIONS = {"max_length": 200, "sinks": 4, "window": 16, "frequencies": 8}
+
+
+def _half_plan(layers: int = 2, heads: int = 2, head_dim: int = 16) -> FourierPlan:
+    """Each head keeps 4 channels of K and 4 of V, different per head."""
+    kept = tuple(tuple(tuple(range(4 * h + layer, 4 * h + layer + 4)) for h in range(heads)) for layer in range(layers))
+    return FourierPlan(kept, kept, head_dim)
+
+
+def _batch(lengths=(120, 113), seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    width = max(lengths)
+    ids = torch.randint(5, 200, (len(lengths), width), generator=g)
+    mask = torch.tensor([[0] * (width - n) + [1] * n for n in lengths])
+    return {"input_ids": ids * mask, "attention_mask": mask}
+
+
+def _generate(model, batch, cache, new: int = 12):
+    return model.generate(**batch, past_key_values=cache, max_new_tokens=new, do_sample=False, pad_token_id=0,
+                          output_logits=True, return_dict_in_generate=True)  # fmt: skip
+
+
+@pytest.mark.parametrize("family", ["llama", "qwen2_vl"])
+def test_every_channel_exact_is_the_full_cache_bit_for_bit(family):
+    model = tiny_model(family)
+    batch = _batch()
+    plan = FourierPlan.full(model.config)
+    full = _generate(model, batch, DynamicCache())
+    fourier = _generate(model, batch, FourierCache(plan, attention_mask=batch["attention_mask"], **OPTIONS))
+    assert torch.equal(full.sequences, fourier.sequences)
+    assert all(torch.equal(a, b) for a, b in zip(full.logits, fourier.logits, strict=True))
+
+
+def test_compressed_generation_runs_and_differs_from_the_full_cache():
+    model = tiny_model("llama")
+    batch = _batch()
+    full = _generate(model, batch, DynamicCache())
+    cache = FourierCache(_half_plan(), attention_mask=batch["attention_mask"], **OPTIONS)
+    out = _generate(model, batch, cache)
+    assert out.sequences.shape == full.sequences.shape
+    assert torch.equal(out.logits[0], full.logits[0])  # the first token comes from the exact prefill
+    assert not torch.equal(out.logits[-1], full.logits[-1])
+    assert cache.get_seq_length() == batch["input_ids"].shape[1] + 11
+
+
+def test_a_padded_row_decodes_as_it_would_alone():
+    """The longest-padded row keeps its own sinks exact, so batched it equals itself alone."""
+    model = tiny_model("llama", attn_implementation="sdpa")
+    batch = _batch((120, 101))
+    alone = {k: v[1:, 19:] for k, v in batch.items()}
+    together = _generate(model, batch, FourierCache(_half_plan(), attention_mask=batch["attention_mask"], **OPTIONS))
+    single = _generate(model, alone, FourierCache(_half_plan(), **OPTIONS))
+    for a, b in zip(together.logits, single.logits, strict=True):
+        torch.testing.assert_close(a[1:], b, rtol=1e-4, atol=1e-4)
+
+
+def _filled_layer(tokens: int = 150, plan: FourierPlan | None = None, seed: int = 0, **options):
+    """A FourierCache layer fed a prefill of ``tokens`` then 20 single tokens; the raw K/V."""
+    g = torch.Generator().manual_seed(seed)
+    k, v = torch.randn(2, 2, 2, tokens + 20, 16, generator=g)
+    cache = FourierCache(plan or _half_plan(1), **{**OPTIONS, **options})
+    cache.update(k[..., :tokens, :], v[..., :tokens, :], 0)
+    for t in range(tokens, tokens + 20):
+        cache.update(k[..., t : t + 1, :], v[..., t : t + 1, :], 0)
+    return cache, k, v
+
+
+def test_the_middle_is_the_truncated_dft_of_every_token_that_left_the_window():
+    cache, k, _ = _filled_layer()
+    o, layer = cache.options, cache.layers[0]
+    keys, _ = layer.materialize()
+    L = k.shape[-2]
+    torch.testing.assert_close(keys[..., : o.sinks, :], k[..., : o.sinks, :], rtol=0, atol=0)
+    torch.testing.assert_close(keys[..., L - o.window :, :], k[..., L - o.window :, :], rtol=0, atol=0)
+    middle, prefill_middle = k[..., o.sinks : L - o.window, :], k[..., o.sinks : 150 - o.window, :]
+    for h in range(2):
+        kept = list(cache.plan.keys[0][h])
+        dropped = [c for c in range(16) if c not in kept]
+        assert torch.equal(keys[:, h, o.sinks : L - o.window][..., kept], middle[:, h][..., kept])
+        # affine fitted on the prefill's middle, bins of every middle token (streamed in)
+        first = prefill_middle[:, h][..., dropped]
+        c = truncated_dft(first, o.frequencies, o.period)
+        scale, shift = affine_fit(first, reconstruct(*c, first.shape[-2], o.period))
+        c_cos, c_sin = truncated_dft(middle[:, h][..., dropped], o.frequencies, o.period)
+        expected = scale * reconstruct(c_cos, c_sin, middle.shape[-2], o.period) + shift
+        torch.testing.assert_close(keys[:, h, o.sinks : L - o.window][..., dropped], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_reference_attention_is_dense_attention_over_the_reconstruction():
+    cache, _, _ = _filled_layer()
+    layer = cache.layers[0]
+    q = torch.randn(2, 6, 1, 16, generator=torch.Generator().manual_seed(3))  # GQA: 3 query heads per KV head
+    mask = torch.ones(2, layer.seen, dtype=torch.long)
+    mask[1, :5] = 0
+    out = reference_attention(layer, q, 0.25, mask)
+    keys, values = layer.materialize()
+    dense = torch.nn.functional.scaled_dot_product_attention(
+        q, keys, values, attn_mask=mask.bool()[:, None, None, :], scale=0.25, enable_gqa=True
+    )
+    torch.testing.assert_close(out, dense, rtol=1e-5, atol=1e-5)
+
+
+def test_memory_accounting_matches_the_tensors():
+    cache, k, _ = _filled_layer()
+    o, B, H, L, D = cache.options, 2, 2, k.shape[-2], 16
+    prefix_bytes, window_bytes = 2 * B * H * o.sinks * D * 4, 2 * B * H * o.window * D * 4
+    middle, exact, compressed = L - o.sinks - o.window, 4 + 4, 12 + 12
+    assert cache.breakdown() == {
+        "prefix": prefix_bytes, "window": window_bytes, "middle_exact": B * H * middle * exact * 4,
+        "coefficients": 2 * B * H * o.frequencies * compressed * 4, "affine": 2 * B * H * compressed * 4,
+        "full": 2 * B * H * L * D * 4,
+    }  # fmt: skip
+    full = DynamicCache()
+    full.update(k, k, 0)
+    assert cache.breakdown()["full"] == sum(t.numel() * t.element_size() for t in (full.layers[0].keys,) * 2)
+    assert cache.nbytes() == sum(v for p, v in cache.breakdown().items() if p != "full")
+    half, _, _ = _filled_layer(coefficient_dtype=torch.bfloat16)
+    assert half.breakdown()["coefficients"] == cache.breakdown()["coefficients"] // 2
+
+
+def test_a_cache_filled_past_its_planned_length_says_so():
+    with pytest.raises(ValueError, match="planned for max_length=60"):
+        _filled_layer(tokens=50, max_length=60, window=8, frequencies=4)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"window": 150}, "window .* is larger than the period"),
+        ({"frequencies": 100}, "below half the period"),
+        ({"sinks": -1}, "must be >= 0"),
+        ({"coefficient_dtype": torch.int32}, "floating dtype"),
+    ],
+)
+def test_bad_options_are_refused(options, message):
+    with pytest.raises(ValueError, match=message):
+        FourierOptions(**{**OPTIONS, **options})
+
+
+def test_plans_that_do_not_fit_the_model_or_the_batch_are_refused():
+    model = tiny_model("llama")
+    batch = _batch()
+    with pytest.raises(ValueError, match="within \\[0, 16\\)"):
+        FourierPlan(((tuple(range(3, 17)),) * 2,) * 2, ((tuple(range(4)),) * 2,) * 2, 16)
+    with pytest.raises(ValueError, match="same number of channels"):
+        FourierPlan((((0, 1), (2,)),), (((0,), (1,)),), 16)
+    with pytest.raises(ValueError, match="plan has 1 KV heads"):
+        _generate(
+            model, batch, FourierCache(FourierPlan.full(tiny_model("llama", num_key_value_heads=1).config), **OPTIONS)
+        )
+    with pytest.raises(ValueError, match="covers 1 layers"):
+        _generate(
+            model, batch, FourierCache(FourierPlan.full(tiny_model("llama", num_hidden_layers=1).config), **OPTIONS)
+        )
+    right = batch["attention_mask"].flip(-1)
+    with pytest.raises(ValueError, match="padding_side = 'left'"):
+        FourierCache(_half_plan(), attention_mask=right, **OPTIONS)

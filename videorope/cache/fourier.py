@@ -1,0 +1,300 @@
+"""FourierCache: the FourierAttention KV cache as a transformers ``Cache`` (REFERENCE section 6).
+
+Per layer a sequence is stored in three parts:
+
+- the **prefix**: the first ``sinks`` tokens of every row (attention sinks), exact. With left
+  padding the prefix also covers the longest padding, so every row keeps its own sinks exact;
+- the **window**: the last ``window`` tokens, exact;
+- the **middle**: everything between. Per KV head, the plan's critical channels are kept exact;
+  the others are stored as ``frequencies`` truncated-DFT bins (cos and sin) over a period of
+  ``max_length - sinks - window`` positions, plus the paper's affine correction fitted when
+  the middle is first written (prefill). A token leaving the window is added into the bins.
+
+``update`` returns the keys and values the attention reads: at prefill, the tokens given
+(exact attention); later, prefix + reconstructed middle + window + the new tokens, so the
+model's own attention over them is the reference path (:func:`reference_attention` is the
+same computation for one decoding step, the oracle for the Triton decode kernel).
+Shapes follow transformers: keys and values (B, Hkv, L, D).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from transformers.cache_utils import Cache, CacheLayerMixin
+
+from videorope.cache.dft import add_tokens, affine_fit, check_bins, reconstruct, truncated_dft
+from videorope.cache.plan import FourierPlan
+
+__all__ = ["FourierCache", "FourierLayer", "FourierOptions", "left_padding", "reference_attention"]
+
+
+@dataclass(frozen=True)
+class FourierOptions:
+    """``max_length``: planned tokens per sequence (prompt + generation); it sets the period.
+    ``frequencies``: DFT bins kept per compressed channel (2x that many numbers are stored)."""
+
+    max_length: int
+    sinks: int = 4
+    window: int = 1020
+    frequencies: int = 512
+    coefficient_dtype: torch.dtype = torch.float32
+
+    def __post_init__(self):
+        if self.sinks < 0 or self.window < 0:
+            raise ValueError(f"sinks ({self.sinks}) and window ({self.window}) must be >= 0")
+        if self.window > self.period:
+            raise ValueError(
+                f"the window ({self.window}) is larger than the period ({self.period} = max_length {self.max_length} "
+                f"- sinks {self.sinks} - window): raise max_length or shrink the window"
+            )
+        check_bins(self.frequencies, self.period)
+        if not self.coefficient_dtype.is_floating_point:
+            raise ValueError(f"coefficient_dtype must be a floating dtype, got {self.coefficient_dtype}")
+
+    @property
+    def period(self) -> int:
+        """Positions the middle segment can hold: max_length - sinks - window."""
+        return self.max_length - self.sinks - self.window
+
+
+def _take(x: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
+    """Per-head channels of x (B, H, T, D): channels (H, C) -> (B, H, T, C)."""
+    return x.gather(-1, channels.to(x.device)[None, :, None, :].expand(*x.shape[:-1], channels.shape[-1]))
+
+
+def _put(out: torch.Tensor, channels: torch.Tensor, values: torch.Tensor) -> None:
+    out.scatter_(-1, channels.to(out.device)[None, :, None, :].expand(*values.shape), values)
+
+
+class _Middle:
+    """K or V of one layer's middle segment: exact channels (B, H, M, C) and, for the rest,
+    bins ``c_cos``/``c_sin`` (B, H, F, D-C) with the affine ``scale``/``shift`` (B, H, 1, D-C)."""
+
+    def __init__(self, kept: torch.Tensor, head_dim: int, options: FourierOptions):
+        dropped = torch.ones(kept.shape[0], head_dim, dtype=torch.bool)
+        dropped.scatter_(1, kept, False)
+        self.kept, self.options = kept, options
+        self.dropped = torch.arange(head_dim).expand(kept.shape[0], -1)[dropped].view(kept.shape[0], -1)
+        self.length = 0
+        self.exact = self.c_cos = self.c_sin = self.scale = self.shift = None
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        names = ("exact", "c_cos", "c_sin", "scale", "shift")
+        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+
+    def map(self, fn) -> None:
+        for name, t in self.tensors().items():
+            setattr(self, name, fn(t))
+
+    def append(self, x: torch.Tensor) -> None:
+        """Tokens x (B, H, T, D) leaving the window, at middle times length..length+T-1."""
+        o, T = self.options, x.shape[-2]
+        exact = _take(x, self.kept)
+        self.exact = exact if self.exact is None else torch.cat([self.exact, exact], dim=-2)
+        if self.dropped.shape[-1]:
+            values = _take(x, self.dropped).float()
+            if self.c_cos is None:
+                c_cos, c_sin = truncated_dft(values, o.frequencies, o.period)
+                if T >= 2 * o.frequencies:  # enough tokens to measure the spread the bins lose
+                    self.scale, self.shift = affine_fit(values, reconstruct(c_cos, c_sin, T, o.period))
+                else:
+                    self.scale, self.shift = torch.ones_like(values[..., :1, :]), torch.zeros_like(values[..., :1, :])
+                self.c_cos, self.c_sin = c_cos.to(o.coefficient_dtype), c_sin.to(o.coefficient_dtype)
+            else:
+                times = torch.arange(self.length, self.length + T, device=x.device)
+                self.c_cos, self.c_sin = add_tokens(self.c_cos, self.c_sin, values, times, o.period)
+        self.length += T
+
+    def read(self) -> torch.Tensor:
+        """The middle as the attention sees it: (B, H, M, D), exact channels as stored."""
+        B, H, M, _ = self.exact.shape
+        out = self.exact.new_empty(B, H, M, self.kept.shape[-1] + self.dropped.shape[-1])
+        _put(out, self.kept, self.exact)
+        if self.dropped.shape[-1]:
+            approx = reconstruct(self.c_cos, self.c_sin, M, self.options.period) * self.scale + self.shift
+            _put(out, self.dropped, approx.to(out.dtype))
+        return out
+
+
+class FourierLayer(CacheLayerMixin):
+    """One layer of :class:`FourierCache`. ``key_kept``/``value_kept`` (Hkv, C): exact channels;
+    ``prefix``: exact leading tokens (sinks plus the longest left padding)."""
+
+    is_sliding = False
+    supports_early_init = False
+
+    def __init__(self, key_kept: torch.Tensor, value_kept: torch.Tensor, options: FourierOptions, prefix: int):
+        super().__init__()
+        self.key_kept, self.value_kept, self.options, self.prefix = key_kept, value_kept, options, prefix
+        self.seen = 0
+
+    def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
+        _, heads, _, head_dim = key_states.shape
+        if self.key_kept.shape[0] != heads or self.value_kept.shape[0] != heads:
+            raise ValueError(f"the plan has {self.key_kept.shape[0]} KV heads for this layer; the model has {heads}")
+        self.dtype, self.device = key_states.dtype, key_states.device
+        self.keys, self.values = key_states[..., :0, :], value_states[..., :0, :]  # the exact prefix
+        self.window_keys, self.window_values = self.keys, self.values
+        self.middle = (_Middle(self.key_kept, head_dim, self.options), _Middle(self.value_kept, head_dim, self.options))
+        self.is_initialized = True
+
+    def materialize(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of every cached token as the attention reads them: (B, Hkv, L, D)."""
+        parts = [(self.keys, self.values)]
+        if self.middle[0].length:
+            parts.append((self.middle[0].read(), self.middle[1].read()))
+        parts.append((self.window_keys, self.window_values))
+        return torch.cat([k for k, _ in parts], dim=-2), torch.cat([v for _, v in parts], dim=-2)
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
+        """Store the new tokens; return the cache as read before them, plus them exact."""
+        if not self.is_initialized:
+            self.lazy_initialization(key_states, value_states)
+        if self.seen:
+            keys, values = self.materialize()
+            keys, values = torch.cat([keys, key_states], dim=-2), torch.cat([values, value_states], dim=-2)
+        else:
+            keys, values = key_states, value_states
+        self._store(key_states, value_states)
+        return keys, values
+
+    def _store(self, k: torch.Tensor, v: torch.Tensor) -> None:
+        take = max(0, min(k.shape[-2], self.prefix - self.keys.shape[-2]))
+        self.keys, self.values = (
+            torch.cat([self.keys, k[..., :take, :]], -2),
+            torch.cat([self.values, v[..., :take, :]], -2),
+        )
+        wk = torch.cat([self.window_keys, k[..., take:, :]], dim=-2)
+        wv = torch.cat([self.window_values, v[..., take:, :]], dim=-2)
+        leaving = wk.shape[-2] - self.options.window
+        if leaving > 0:
+            if self.middle[0].length + leaving > self.options.period:
+                raise ValueError(
+                    f"the cache was planned for max_length={self.options.max_length} tokens per sequence and is full; "
+                    "build it with a larger max_length"
+                )
+            self.middle[0].append(wk[..., :leaving, :])
+            self.middle[1].append(wv[..., :leaving, :])
+            wk, wv = wk[..., leaving:, :], wv[..., leaving:, :]
+        self.window_keys, self.window_values = wk, wv
+        self.seen += k.shape[-2]
+
+    def get_seq_length(self) -> int:
+        return self.seen
+
+    def get_mask_sizes(self, query_length: int) -> tuple[int, int]:
+        return self.seen + query_length, 0
+
+    def get_max_length(self) -> int:
+        return -1
+
+    def nbytes(self) -> dict[str, int]:
+        """Bytes held, by part: prefix, window, middle exact channels, coefficients, affine."""
+        if not self.is_initialized:
+            return {"prefix": 0, "window": 0, "middle_exact": 0, "coefficients": 0, "affine": 0}
+        size = lambda *ts: sum(t.numel() * t.element_size() for t in ts)  # noqa: E731
+        parts = [m.tensors() for m in self.middle]
+        get = lambda *names: [p[n] for p in parts for n in names if n in p]  # noqa: E731
+        return {"prefix": size(self.keys, self.values), "window": size(self.window_keys, self.window_values),
+                "middle_exact": size(*get("exact")), "coefficients": size(*get("c_cos", "c_sin")),
+                "affine": size(*get("scale", "shift"))}  # fmt: skip
+
+    def full_nbytes(self) -> int:
+        """Bytes a full (DynamicCache) layer would hold for the same tokens."""
+        if not self.is_initialized:
+            return 0
+        B, H, _, D = self.keys.shape
+        return 2 * B * H * self.seen * D * self.keys.element_size()
+
+    def _map_batch(self, fn) -> None:
+        if self.is_initialized:
+            for name in ("keys", "values", "window_keys", "window_values"):
+                setattr(self, name, fn(getattr(self, name)))
+            for m in self.middle:
+                m.map(fn)
+
+    def reorder_cache(self, beam_idx: torch.LongTensor) -> None:
+        self._map_batch(lambda t: t.index_select(0, beam_idx.to(t.device)))
+
+    def batch_repeat_interleave(self, repeats: int) -> None:
+        self._map_batch(lambda t: t.repeat_interleave(repeats, dim=0))
+
+    def batch_select_indices(self, indices: torch.Tensor) -> None:
+        self._map_batch(lambda t: t[indices])
+
+    def reset(self) -> None:
+        self.keys = self.values = None
+        self.is_initialized, self.seen = False, 0
+
+
+def left_padding(attention_mask: torch.Tensor | None) -> int:
+    """The longest left padding of a batch's attention mask (B, L); 0 without a mask. Raises
+    for anything but left padding, which the exact prefix could not cover."""
+    if attention_mask is None:
+        return 0
+    mask = attention_mask.bool()
+    if (mask[:, 1:] < mask[:, :-1]).any():
+        raise ValueError(
+            "attention_mask: FourierCache needs left padding (a row's padding all before its tokens); "
+            "set tokenizer.padding_side = 'left'"
+        )
+    return int((~mask).sum(-1).max())
+
+
+class FourierCache(Cache):
+    """A transformers cache storing each layer as prefix + compressed middle + window.
+
+    ``plan``: exact channels per layer and KV head (:class:`~videorope.cache.FourierPlan`);
+    ``options``: :class:`FourierOptions` as keywords (``max_length`` required);
+    ``attention_mask``: the prompts' mask (B, L) when the batch is left-padded, so each row's
+    sinks stay exact. Use it like any cache::
+
+        cache = FourierCache(plan, max_length=8192, attention_mask=batch["attention_mask"])
+        model.generate(**batch, past_key_values=cache, max_new_tokens=32)
+    """
+
+    def __init__(self, plan: FourierPlan, *, attention_mask: torch.Tensor | None = None, **options):
+        self.options = FourierOptions(**options)
+        prefix = self.options.sinks + left_padding(attention_mask)
+        layers = [FourierLayer(plan.kept(i, "keys"), plan.kept(i, "values"), self.options, prefix)
+                  for i in range(plan.num_layers)]  # fmt: skip
+        super().__init__(layers=layers)
+        self.plan = plan
+
+    def update(self, key_states: torch.Tensor, value_states: torch.Tensor, layer_idx: int, *args, **kwargs):
+        if layer_idx >= len(self.layers):
+            raise ValueError(
+                f"the channel plan covers {len(self.layers)} layers but the model has more (layer {layer_idx}); "
+                "calibrate a plan on this model"
+            )
+        return super().update(key_states, value_states, layer_idx, *args, **kwargs)
+
+    def breakdown(self) -> dict[str, int]:
+        """Bytes by part, summed over layers, plus ``full``: what a full cache would hold."""
+        total: dict[str, int] = {}
+        for layer in self.layers:
+            for part, n in layer.nbytes().items():
+                total[part] = total.get(part, 0) + n
+        return {**total, "full": sum(layer.full_nbytes() for layer in self.layers)}
+
+    def nbytes(self) -> int:
+        """Bytes the cache holds (every part of every layer)."""
+        return sum(sum(layer.nbytes().values()) for layer in self.layers)
+
+
+def reference_attention(
+    layer: FourierLayer, query: torch.Tensor, scaling: float, attention_mask: torch.Tensor | None = None
+) -> torch.Tensor:
+    """One decoding step of attention over the cached tokens of ``layer``: query (B, Hq, 1, D)
+    (Hq a multiple of Hkv, grouped heads adjacent), ``attention_mask`` (B, L) with 0 on
+    padding -> (B, Hq, 1, D), float32. What the model's attention computes over
+    :meth:`FourierLayer.materialize`: the decode kernel's oracle."""
+    keys, values = layer.materialize()
+    group = query.shape[1] // keys.shape[1]
+    keys, values = keys.float().repeat_interleave(group, 1), values.float().repeat_interleave(group, 1)
+    logits = scaling * query.float() @ keys.transpose(-1, -2)  # (B, Hq, 1, L)
+    if attention_mask is not None:
+        logits = logits.masked_fill(~attention_mask.bool()[:, None, None, :], float("-inf"))
+    return torch.softmax(logits, dim=-1) @ values
