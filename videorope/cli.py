@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 __all__ = ["main"]
@@ -172,6 +173,39 @@ def _analyze(args: argparse.Namespace) -> None:
     print(f"data: {path}\nfigure: {path.with_suffix('.png')}")
 
 
+def _cache_flags(p: argparse.ArgumentParser) -> None:
+    """The FourierCache settings shared by calibrate and eval."""
+    p.add_argument("--sinks", type=int, default=4, help="exact first tokens (default 4)")
+    p.add_argument("--window", type=int, default=1020, help="exact most recent tokens (default 1020)")
+    p.add_argument("--frequencies", type=int, default=512, help="DFT bins kept per compressed channel (default 512)")
+    p.add_argument("--text", help="UTF-8 text for calibration (and perplexity) (default: Python's pydoc topics)")
+    p.add_argument("--prompts", type=int, default=2, help="calibration prompts (default 2)")
+
+
+def _fourier_calibrate(args: argparse.Namespace) -> None:
+    from videorope.cache import FourierOptions
+    from videorope.cache.study import calibrate_model
+
+    options = FourierOptions(args.length, args.sinks, args.window, args.frequencies)
+    report = calibrate_model(args.model, args.out, options, args.schedule, args.prompts, args.text, not args.quiet)
+    print(f"plan: {args.out} ({100 * report['compressed_fraction']:.1f}% of K/V channels compressed)")
+    share, chance = 100 * report["kept_low_frequency_share"], 100 * report["chance_share"]
+    print(f"kept K channels beyond the critical dimension ({report['critical_dim']}): {share:.1f}% "
+          f"(by chance: {chance:.1f}%)")  # fmt: skip
+    print(f"figure: {Path(args.out).with_suffix('.png')}")
+
+
+def _fourier_eval(args: argparse.Namespace) -> None:
+    from videorope.cache.study import FourierEvalConfig, run_eval
+
+    config = FourierEvalConfig(model=args.model, schedules=tuple(args.schedules.split(",")),
+                               baselines=tuple(b for b in args.baselines.split(",") if b), lengths=tuple(args.lengths),
+                               niah=_niah_sweep(args), sinks=args.sinks, window=args.window,
+                               frequencies=args.frequencies, calibration=args.prompts, text=args.text,
+                               out=args.out)  # fmt: skip
+    print(run_eval(config, progress=not args.quiet).read_text())
+
+
 def _finetune(args: argparse.Namespace) -> None:
     from videorope.config import load
     from videorope.train import TrainConfig, train
@@ -324,6 +358,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder: KIND.json, KIND.png, KIND.md (NIAH runs resume)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=_analyze)
+
+    fourier = sub.add_parser("fourier", help="FourierAttention KV cache: calibrate a channel plan, compare caches")
+    fsub = fourier.add_subparsers(dest="fourier_command", required=True, metavar="STEP")
+    p = fsub.add_parser("calibrate", help="pick the exact channels per layer and KV head; plot them vs critical dim")
+    p.add_argument("--model", default="smollm2", help="smollm2 (default) or a local causal LM folder")
+    p.add_argument("--length", type=_length, default=8192 + 64,
+                   help="planned tokens per sequence (prompt + reply), also the calibration prompt length")  # fmt: skip
+    p.add_argument("--schedule", default="inverted-pyramid",
+                   help="compressed share per layer: inverted-pyramid (default) or uniform:RATIO")  # fmt: skip
+    _cache_flags(p)
+    p.add_argument("--out", required=True, help="plan JSON (a PNG beside it); FourierCache(FourierPlan.load(...))")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_fourier_calibrate)
+
+    p = fsub.add_parser("eval", help="NIAH and perplexity: full cache, FourierAttention, StreamingLLM, SnapKV")
+    p.add_argument("--model", default="smollm2", help="smollm2 (default) or a local causal LM folder")
+    p.add_argument("--schedules", default="inverted-pyramid,uniform:0.9,uniform:0.5",
+                   help="FourierAttention settings; the first sets the baselines' memory")  # fmt: skip
+    p.add_argument("--baselines", default="streaming,snapkv", help="cache policies at equal memory ('' for none)")
+    p.add_argument("--lengths", type=_lengths, default=[4096, 8192], help="NIAH and perplexity lengths (default 4k,8k)")
+    _niah_flags(p)
+    _cache_flags(p)
+    p.add_argument("--out", required=True, help="study folder: fourier.md, fourier.json, memory.png, plans/, runs/")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(run=_fourier_eval)
 
     niah = sub.add_parser("niah", help="text needle-in-a-haystack (RULER): generate samples, evaluate, report")
     nsub = niah.add_subparsers(dest="niah_command", required=True, metavar="STEP")

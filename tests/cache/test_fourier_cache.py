@@ -11,6 +11,7 @@ from transformers import DynamicCache
 
 from videorope.cache import FourierCache, FourierOptions, FourierPlan, reference_attention
 from videorope.cache.dft import affine_fit, reconstruct, truncated_dft
+from videorope.cache.fourier import expected_nbytes
 from videorope.models import tiny_model
 
 OPTIONS = {"max_length": 200, "sinks": 4, "window": 16, "frequencies": 8}
@@ -131,6 +132,9 @@ def test_memory_accounting_matches_the_tensors():
     assert cache.nbytes() == sum(v for p, v in cache.breakdown().items() if p != "full")
     half, _, _ = _filled_layer(coefficient_dtype=torch.bfloat16)
     assert half.breakdown()["coefficients"] == cache.breakdown()["coefficients"] // 2
+    for c in (cache, half):
+        assert expected_nbytes(c.plan, c.options, L, torch.float32, batch=B) == c.nbytes()
+    assert expected_nbytes(cache.plan, cache.options, 15, torch.float32) == 2 * H * 15 * D * 4  # no middle yet
 
 
 def test_a_cache_filled_past_its_planned_length_says_so():

@@ -27,7 +27,7 @@ from transformers.cache_utils import Cache, CacheLayerMixin
 from videorope.cache.dft import add_tokens, affine_fit, check_bins, reconstruct, truncated_dft
 from videorope.cache.plan import FourierPlan
 
-__all__ = ["FourierCache", "FourierLayer", "FourierOptions", "left_padding", "reference_attention"]
+__all__ = ["FourierCache", "FourierLayer", "FourierOptions", "expected_nbytes", "left_padding", "reference_attention"]
 
 
 @dataclass(frozen=True)
@@ -227,6 +227,22 @@ class FourierLayer(CacheLayerMixin):
     def reset(self) -> None:
         self.keys = self.values = None
         self.is_initialized, self.seen = False, 0
+
+
+def expected_nbytes(plan: FourierPlan, options: FourierOptions, length: int, dtype: torch.dtype,
+                    batch: int = 1) -> int:  # fmt: skip
+    """Bytes a :class:`FourierCache` holds after ``length`` tokens per row (no padding), keys
+    and values in ``dtype``: what :meth:`FourierCache.nbytes` will report."""
+    exact_size, coef_size = torch.finfo(dtype).bits // 8, torch.finfo(options.coefficient_dtype).bits // 8
+    middle = max(0, length - options.sinks - options.window)
+    total = 0
+    for keys, values in zip(plan.keys, plan.values, strict=True):
+        heads, kept = len(keys), len(keys[0]) + len(values[0])
+        compressed = 2 * plan.head_dim - kept
+        total += 2 * heads * (length - middle) * plan.head_dim * exact_size + heads * middle * kept * exact_size
+        if middle:
+            total += heads * compressed * (2 * options.frequencies * coef_size + 2 * 4)  # bins + affine (fp32)
+    return batch * total
 
 
 def left_padding(attention_mask: torch.Tensor | None) -> int:

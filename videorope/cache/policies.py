@@ -89,7 +89,8 @@ class StreamingCache(Cache):
 class SnapKVCache(Cache):
     """SnapKV over ``model``'s layers: compresses each layer's prompt once, from the queries of
     the prompt's last ``observe`` tokens (seen through :func:`~videorope.analysis.qk_hook`,
-    which is held from construction until every layer has compressed its prompt)."""
+    held from construction until every layer has compressed its prompt; forwards with other
+    caches pass through it untouched)."""
 
     def __init__(self, model: Any, budget: int, observe: int = 32, kernel: int = 7):
         if not 0 < observe < budget:
@@ -103,21 +104,20 @@ class SnapKVCache(Cache):
         self._hook.__enter__()
 
     def _compress(self, layer: int, module: Any, query: torch.Tensor, key: torch.Tensor) -> None:
-        if layer not in self.pending:
+        cached = self.layers[layer]
+        if layer not in self.pending or key is not cached.keys:  # another cache's forward, or done
             return
         self.pending.discard(layer)
         if not self.pending:
             self._hook.__exit__(None, None, None)
-        cached = self.layers[layer]
         B, H, L, _ = cached.keys.shape
         if L <= cached.budget:
             return
-        obs = query[:, :, -self.observe :].float()  # (B, Hq, w, D)
-        logits = module.scaling * obs @ key.float().transpose(-1, -2)  # (B, Hq, w, L)
+        obs = query[:, :, -self.observe :].float().view(B, H, -1, self.observe, query.shape[-1])  # (B, Hkv, g, w, D)
+        logits = module.scaling * obs @ key.float()[:, :, None].transpose(-1, -2)  # (B, Hkv, g, w, L)
         causal = torch.ones(self.observe, self.observe, dtype=torch.bool, device=logits.device).tril()
         logits[..., L - self.observe :] = logits[..., L - self.observe :].masked_fill(~causal, float("-inf"))
-        scores = logits.softmax(-1)[..., : L - self.observe].sum(2)  # (B, Hq, L - w)
-        scores = scores.view(B, H, -1, L - self.observe).mean(2)
+        scores = logits.softmax(-1)[..., : L - self.observe].sum(3).mean(2)  # (B, Hkv, L - w)
         scores = F.avg_pool1d(scores, self.kernel, stride=1, padding=self.kernel // 2, count_include_pad=False)
         top = scores.topk(cached.budget - self.observe, dim=-1).indices.sort(-1).values
         recent = torch.arange(L - self.observe, L, device=top.device).expand(B, H, -1)
