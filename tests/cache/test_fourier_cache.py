@@ -174,3 +174,28 @@ def test_plans_that_do_not_fit_the_model_or_the_batch_are_refused():
     right = batch["attention_mask"].flip(-1)
     with pytest.raises(ValueError, match="padding_side = 'left'"):
         FourierCache(_half_plan(), attention_mask=right, **OPTIONS)
+
+
+def test_real_model_finds_the_passkey_through_a_compressed_middle():
+    """SmolLM2 at ~1.5K tokens, the needle in the middle segment, half of its channels as DFT
+    bins (plan calibrated on other text): the same greedy reply as the full cache. (At this
+    length and 128 bins the inverted pyramid's 76% garbles digits; the study measures that.)"""
+    from videorope.cache.calibrate import calibrate
+    from videorope.extend import text_ids
+    from videorope.models import load_model
+
+    model, tokenizer = load_model("smollm2", attn_implementation="sdpa")
+    noise = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+    needle = "The pass key is 6150472. Remember it. 6150472 is the pass key. "
+    text = "There is a pass key hidden in this text. " + noise * 30 + needle + noise * 30 + "What is the pass key?"
+    ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
+                                        return_tensors="pt", return_dict=True)["input_ids"]  # fmt: skip
+    options = {"max_length": 1600, "sinks": 4, "window": 128, "frequencies": 128}
+    plan = calibrate(model, [text_ids(tokenizer, None, 1500)], FourierOptions(**options), "uniform:0.5", progress=False)
+    cache = FourierCache(plan, **options)
+    with torch.no_grad():
+        full = model.generate(ids, max_new_tokens=12, do_sample=False)
+        fourier = model.generate(ids, max_new_tokens=12, do_sample=False, past_key_values=cache)
+    assert "6150472" in tokenizer.decode(full[0, ids.shape[1] :])
+    assert torch.equal(full, fourier)
+    assert plan.compressed_fraction() == 0.5 and cache.nbytes() < 0.7 * cache.breakdown()["full"]

@@ -59,10 +59,10 @@ def add_tokens(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Coefficients with tokens ``x`` (..., T, C) at ``times`` (T,) added: the streaming update
     (equal to :func:`truncated_dft` of all the tokens together)."""
-    angles = _angles(times, c_cos.shape[-2], period)  # (T, F)
-    x = x.to(torch.float64)
-    cos, sin = angles.cos().T, angles.sin().T  # (F, T)
-    return c_cos + (cos @ x).to(c_cos.dtype), c_sin + (sin @ x).to(c_sin.dtype)
+    angles = _angles(times, c_cos.shape[-2], period)  # (T, F), float64 phases
+    x = x.float()
+    cos, sin = angles.cos().T.float(), angles.sin().T.float()  # (F, T)
+    return (c_cos.float() + cos @ x).to(c_cos.dtype), (c_sin.float() + sin @ x).to(c_sin.dtype)
 
 
 def reconstruct(c_cos: torch.Tensor, c_sin: torch.Tensor, length: int, period: int) -> torch.Tensor:

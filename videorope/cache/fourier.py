@@ -61,11 +61,12 @@ class FourierOptions:
 
 def _take(x: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
     """Per-head channels of x (B, H, T, D): channels (H, C) -> (B, H, T, C)."""
-    return x.gather(-1, channels.to(x.device)[None, :, None, :].expand(*x.shape[:-1], channels.shape[-1]))
+    return x.gather(-1, channels[None, :, None, :].expand(*x.shape[:-1], channels.shape[-1]))
 
 
 def _put(out: torch.Tensor, channels: torch.Tensor, values: torch.Tensor) -> None:
-    out.scatter_(-1, channels.to(out.device)[None, :, None, :].expand(*values.shape), values)
+    """Write values (B, H, T, C) into channels (H, C) of out (B, H, T, D)."""
+    out.scatter_(-1, channels[None, :, None, :].expand(*values.shape), values)
 
 
 class _Middle:
@@ -73,10 +74,11 @@ class _Middle:
     bins ``c_cos``/``c_sin`` (B, H, F, D-C) with the affine ``scale``/``shift`` (B, H, 1, D-C)."""
 
     def __init__(self, kept: torch.Tensor, head_dim: int, options: FourierOptions):
-        dropped = torch.ones(kept.shape[0], head_dim, dtype=torch.bool)
+        dropped = torch.ones(kept.shape[0], head_dim, dtype=torch.bool, device=kept.device)
         dropped.scatter_(1, kept, False)
         self.kept, self.options = kept, options
-        self.dropped = torch.arange(head_dim).expand(kept.shape[0], -1)[dropped].view(kept.shape[0], -1)
+        self.dropped = torch.arange(head_dim, device=kept.device).expand(kept.shape[0], -1)[dropped]
+        self.dropped = self.dropped.view(kept.shape[0], -1)
         self.length = 0
         self.exact = self.c_cos = self.c_sin = self.scale = self.shift = None
 
@@ -137,15 +139,19 @@ class FourierLayer(CacheLayerMixin):
         self.dtype, self.device = key_states.dtype, key_states.device
         self.keys, self.values = key_states[..., :0, :], value_states[..., :0, :]  # the exact prefix
         self.window_keys, self.window_values = self.keys, self.values
-        self.middle = (_Middle(self.key_kept, head_dim, self.options), _Middle(self.value_kept, head_dim, self.options))
+        self.middle = tuple(_Middle(kept.to(self.device), head_dim, self.options)
+                            for kept in (self.key_kept, self.value_kept))  # fmt: skip
         self.is_initialized = True
 
-    def materialize(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """Keys and values of every cached token as the attention reads them: (B, Hkv, L, D)."""
+    def _parts(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
         parts = [(self.keys, self.values)]
         if self.middle[0].length:
             parts.append((self.middle[0].read(), self.middle[1].read()))
-        parts.append((self.window_keys, self.window_values))
+        return [*parts, (self.window_keys, self.window_values)]
+
+    def materialize(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of every cached token as the attention reads them: (B, Hkv, L, D)."""
+        parts = self._parts()
         return torch.cat([k for k, _ in parts], dim=-2), torch.cat([v for _, v in parts], dim=-2)
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
@@ -153,8 +159,8 @@ class FourierLayer(CacheLayerMixin):
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
         if self.seen:
-            keys, values = self.materialize()
-            keys, values = torch.cat([keys, key_states], dim=-2), torch.cat([values, value_states], dim=-2)
+            parts = [*self._parts(), (key_states, value_states)]
+            keys, values = torch.cat([k for k, _ in parts], dim=-2), torch.cat([v for _, v in parts], dim=-2)
         else:
             keys, values = key_states, value_states
         self._store(key_states, value_states)
