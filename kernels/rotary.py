@@ -94,8 +94,11 @@ def _check(q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor, table: Rot
     B, L = q.shape[0], q.shape[seq]
     if (k.shape[0], k.shape[seq], k.shape[3]) != (B, L, q.shape[3]):
         raise ValueError(f"q {tuple(q.shape)} and k {tuple(k.shape)} differ in batch, length or head dim")
-    if positions.shape[-2:] != (B, L) or positions.ndim not in (2, 3) or (positions.ndim == 3 and len(positions) != 3):
-        raise ValueError(f"positions must be (3, {B}, {L}) or ({B}, {L}), got {tuple(positions.shape)}")
+    if positions.shape[-1] != L or positions.shape[-2] not in (1, B) or positions.ndim not in (2, 3) \
+            or (positions.ndim == 3 and len(positions) != 3):  # fmt: skip
+        raise ValueError(
+            f"positions must be (3, {B}, {L}) or ({B}, {L}) (batch 1 broadcasts), got {tuple(positions.shape)}"
+        )
     if table.rotary_dim > q.shape[3]:
         raise ValueError(f"the table rotates {table.rotary_dim} dims but the head dim is {q.shape[3]}")
 
@@ -120,10 +123,10 @@ def rotary(
     inplace: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Rotate q and k by the angles of ``positions`` (3, B, L) or (B, L) (float, may be
-    fractional) under ``table``; returns new tensors in q's and k's layouts and dtypes.
+    fractional; a batch of 1 serves every row) under ``table``; returns new tensors in q's and k's layouts and dtypes.
     ``inplace=True`` writes into q and k (inference only: refused when autograd records)."""
     _check(q, k, positions, table, head_axis)
-    positions = positions.to(q.device)
+    positions = positions.to(q.device).expand(*positions.shape[:-2], q.shape[0], positions.shape[-1])
     if inplace:
         if torch.is_grad_enabled() and (q.requires_grad or k.requires_grad):
             raise RuntimeError("rotary(inplace=True) would overwrite tensors autograd needs; use inplace=False")

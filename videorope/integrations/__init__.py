@@ -13,6 +13,7 @@ from torch import nn
 
 from videorope.integrations import qwen_vl, text  # noqa: F401  (register the families)
 from videorope.integrations.base import CONFIG_KEY, FAMILIES, PositionalChoice, configured_scaling
+from videorope.integrations.kernel import check_kernel, use_kernel
 from videorope.rope import LAYOUTS
 
 __all__ = ["FAMILIES", "apply", "from_pretrained", "positional_choice"]
@@ -63,6 +64,7 @@ def apply(
     allocation: str | None = None,
     temporal_spacing: float | None = None,
     scaling: str | None = None,
+    kernel: str = "auto",
     **options: Any,
 ) -> nn.Module:
     """Patch ``model`` in place with a layout, an allocation and a scaling; returns it.
@@ -70,11 +72,15 @@ def apply(
     Options of the chosen variants are passed flat, e.g.
     ``apply(model, layout="videorope", temporal_spacing=2.0, scaling="yarn-v", factor=4)``.
     The choice is stored in ``model.config.videorope`` so ``save_pretrained`` keeps it.
+    ``kernel``: ``auto`` rotates q and k with the Triton kernel on a GPU and with PyTorch
+    otherwise; ``triton`` insists (and says why it cannot run); ``torch`` never uses it.
     """
+    check_kernel(kernel)
     if temporal_spacing is not None:
         options["temporal_spacing"] = temporal_spacing
     choice = positional_choice(model.config, layout, allocation, scaling, **options)
     FAMILIES[model.config.model_type].fn(model, choice)
+    use_kernel(model, kernel)
     setattr(
         model.config,
         CONFIG_KEY,

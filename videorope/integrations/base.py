@@ -12,6 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from videorope.integrations.kernel import Angles, wants_kernel
 from videorope.registry import Registry
 from videorope.rope import (
     ALLOCATIONS,
@@ -145,8 +146,12 @@ class RotaryEmbedding(nn.Module):
     """Drop-in for HF rotary modules: ``forward(x, position_ids) -> (cos, sin)``.
 
     ``position_ids`` is (3, B, L) (t, h, w; may be fractional) or (B, L) for 1D models;
-    cos/sin are (B, L, rotary_dim) in ``x.dtype``, computed in fp32.
+    cos/sin are (B, L, rotary_dim) in ``x.dtype``, computed in fp32. When ``kernel`` picks
+    the Triton rotary (:mod:`videorope.integrations.kernel`) it returns the positions and the
+    table instead, and no cos/sin is built.
     """
+
+    kernel = "auto"
 
     def __init__(self, rope: RopeSpec, choice: PositionalChoice):
         super().__init__()
@@ -168,6 +173,9 @@ class RotaryEmbedding(nn.Module):
             seq_len = int(position_ids.max()) + 1
             if seq_len > self.rope.train_length:
                 table = self._table(seq_len)
+        if wants_kernel(self.kernel, x):
+            angles = Angles(position_ids, table)
+            return angles, angles
         cos, sin = cos_sin(position_ids, table)
         return cos.to(x.dtype), sin.to(x.dtype)
 
