@@ -42,11 +42,13 @@ def test_theory_unknown_model(capsys):
 
 def test_readme_catalogue_lists_every_registered_variant():
     text = README.read_text()
+    from videorope.cache import SCHEDULES
+    from videorope.cache.policies import CACHES
     from videorope.niah import HAYSTACKS
     from videorope.niah import TASKS as NIAH_TASKS
     from videorope.vruler.tasks import TASKS
 
-    for registry in (LAYOUTS, ALLOCATIONS, SCALINGS, TASKS, NIAH_TASKS, HAYSTACKS):
+    for registry in (LAYOUTS, ALLOCATIONS, SCALINGS, TASKS, NIAH_TASKS, HAYSTACKS, CACHES, SCHEDULES):
         for name in registry.names():
             assert f"| `{name}` |" in text, f"README catalogue misses {registry.kind} {name!r}"
 

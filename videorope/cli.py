@@ -180,13 +180,14 @@ def _cache_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--frequencies", type=int, default=512, help="DFT bins kept per compressed channel (default 512)")
     p.add_argument("--text", help="UTF-8 text for calibration (and perplexity) (default: Python's pydoc topics)")
     p.add_argument("--prompts", type=int, default=2, help="calibration prompts (default 2)")
+    p.add_argument("--affine", action="store_true", help="the paper's affine correction (off: it hurts SmolLM2)")
 
 
 def _fourier_calibrate(args: argparse.Namespace) -> None:
     from videorope.cache import FourierOptions
     from videorope.cache.study import calibrate_model
 
-    options = FourierOptions(args.length, args.sinks, args.window, args.frequencies)
+    options = FourierOptions(args.length, args.sinks, args.window, args.frequencies, affine=args.affine)
     report = calibrate_model(args.model, args.out, options, args.schedule, args.prompts, args.text, not args.quiet)
     print(f"plan: {args.out} ({100 * report['compressed_fraction']:.1f}% of K/V channels compressed)")
     share, chance = 100 * report["kept_low_frequency_share"], 100 * report["chance_share"]
@@ -201,8 +202,8 @@ def _fourier_eval(args: argparse.Namespace) -> None:
     config = FourierEvalConfig(model=args.model, schedules=tuple(args.schedules.split(",")),
                                baselines=tuple(b for b in args.baselines.split(",") if b), lengths=tuple(args.lengths),
                                niah=_niah_sweep(args), sinks=args.sinks, window=args.window,
-                               frequencies=args.frequencies, calibration=args.prompts, text=args.text,
-                               out=args.out)  # fmt: skip
+                               frequencies=args.frequencies, affine=args.affine, calibration=args.prompts,
+                               text=args.text, out=args.out)  # fmt: skip
     print(run_eval(config, progress=not args.quiet).read_text())
 
 

@@ -81,8 +81,9 @@ def _filled_layer(tokens: int = 150, plan: FourierPlan | None = None, seed: int 
     return cache, k, v
 
 
-def test_the_middle_is_the_truncated_dft_of_every_token_that_left_the_window():
-    cache, k, _ = _filled_layer()
+@pytest.mark.parametrize("affine", [False, True])
+def test_the_middle_is_the_truncated_dft_of_every_token_that_left_the_window(affine):
+    cache, k, _ = _filled_layer(affine=affine)
     o, layer = cache.options, cache.layers[0]
     keys, _ = layer.materialize()
     L = k.shape[-2]
@@ -93,12 +94,14 @@ def test_the_middle_is_the_truncated_dft_of_every_token_that_left_the_window():
         kept = list(cache.plan.keys[0][h])
         dropped = [c for c in range(16) if c not in kept]
         assert torch.equal(keys[:, h, o.sinks : L - o.window][..., kept], middle[:, h][..., kept])
-        # affine fitted on the prefill's middle, bins of every middle token (streamed in)
-        first = prefill_middle[:, h][..., dropped]
-        c = truncated_dft(first, o.frequencies, o.period)
-        scale, shift = affine_fit(first, reconstruct(*c, first.shape[-2], o.period))
+        # bins of every middle token (streamed in); the affine fitted on the prefill's middle
         c_cos, c_sin = truncated_dft(middle[:, h][..., dropped], o.frequencies, o.period)
-        expected = scale * reconstruct(c_cos, c_sin, middle.shape[-2], o.period) + shift
+        expected = reconstruct(c_cos, c_sin, middle.shape[-2], o.period)
+        if affine:
+            first = prefill_middle[:, h][..., dropped]
+            c = truncated_dft(first, o.frequencies, o.period)
+            scale, shift = affine_fit(first, reconstruct(*c, first.shape[-2], o.period))
+            expected = scale * expected + shift
         torch.testing.assert_close(keys[:, h, o.sinks : L - o.window][..., dropped], expected, rtol=1e-5, atol=1e-5)
 
 
@@ -117,7 +120,7 @@ def test_reference_attention_is_dense_attention_over_the_reconstruction():
 
 
 def test_memory_accounting_matches_the_tensors():
-    cache, k, _ = _filled_layer()
+    cache, k, _ = _filled_layer(affine=True)
     o, B, H, L, D = cache.options, 2, 2, k.shape[-2], 16
     prefix_bytes, window_bytes = 2 * B * H * o.sinks * D * 4, 2 * B * H * o.window * D * 4
     middle, exact, compressed = L - o.sinks - o.window, 4 + 4, 12 + 12
@@ -131,7 +134,9 @@ def test_memory_accounting_matches_the_tensors():
     assert cache.breakdown()["full"] == sum(t.numel() * t.element_size() for t in (full.layers[0].keys,) * 2)
     assert cache.nbytes() == sum(v for p, v in cache.breakdown().items() if p != "full")
     half, _, _ = _filled_layer(coefficient_dtype=torch.bfloat16)
-    assert half.breakdown()["coefficients"] == cache.breakdown()["coefficients"] // 2
+    assert (
+        half.breakdown()["coefficients"] == cache.breakdown()["coefficients"] // 2 and half.breakdown()["affine"] == 0
+    )
     for c in (cache, half):
         assert expected_nbytes(c.plan, c.options, L, torch.float32, batch=B) == c.nbytes()
     assert expected_nbytes(cache.plan, cache.options, 15, torch.float32) == 2 * H * 15 * D * 4  # no middle yet

@@ -2,7 +2,7 @@
 
 A few long prompts go through the model with a full cache. Each channel of each layer's
 keys and values over the middle segment (after the sinks, before the window) is stored as
-the FourierCache would store it (truncated DFT plus affine correction) and read back; its
+the FourierCache would store it (truncated DFT, and the affine correction if set) and read back; its
 mean squared error ranks the channels, and a ratio schedule says how many to keep per layer
 (:meth:`FourierPlan.from_errors`). :func:`kept_vs_critical` then asks where the kept K
 channels sit relative to the critical dimension (the paper finds them in the low-frequency
@@ -31,8 +31,10 @@ def _middle_errors(x: torch.Tensor, options: FourierOptions) -> torch.Tensor:
     c_cos, c_sin = truncated_dft(middle, options.frequencies, options.period)
     approx = reconstruct(c_cos.to(options.coefficient_dtype), c_sin.to(options.coefficient_dtype),
                          middle.shape[1], options.period)  # fmt: skip
-    scale, shift = affine_fit(middle, approx)
-    return (scale * approx + shift - middle).pow(2).mean(1)
+    if options.affine:
+        scale, shift = affine_fit(middle, approx)
+        approx = scale * approx + shift
+    return (approx - middle).pow(2).mean(1)
 
 
 @torch.no_grad()

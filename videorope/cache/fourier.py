@@ -7,8 +7,8 @@ Per layer a sequence is stored in three parts:
 - the **window**: the last ``window`` tokens, exact;
 - the **middle**: everything between. Per KV head, the plan's critical channels are kept exact;
   the others are stored as ``frequencies`` truncated-DFT bins (cos and sin) over a period of
-  ``max_length - sinks - window`` positions, plus the paper's affine correction fitted when
-  the middle is first written (prefill). A token leaving the window is added into the bins.
+  ``max_length - sinks - window`` positions, and (``affine=True``) the paper's affine
+  correction, fitted when the middle is first written (prefill). A token leaving the window is added into the bins.
 
 ``update`` returns the keys and values the attention reads: at prefill, the tokens given
 (exact attention); later, prefix + reconstructed middle + window + the new tokens, so the
@@ -33,13 +33,17 @@ __all__ = ["FourierCache", "FourierLayer", "FourierOptions", "expected_nbytes", 
 @dataclass(frozen=True)
 class FourierOptions:
     """``max_length``: planned tokens per sequence (prompt + generation); it sets the period.
-    ``frequencies``: DFT bins kept per compressed channel (2x that many numbers are stored)."""
+    ``frequencies``: DFT bins kept per compressed channel (2x that many numbers are stored).
+    ``affine``: the paper's per-channel correction (match the mean and the largest deviation
+    of the prefill's middle). Off by default: on SmolLM2 it stretches the smooth
+    reconstruction to the original's outliers and hurts (README, FourierAttention)."""
 
     max_length: int
     sinks: int = 4
     window: int = 1020
     frequencies: int = 512
     coefficient_dtype: torch.dtype = torch.float32
+    affine: bool = False
 
     def __post_init__(self):
         if self.sinks < 0 or self.window < 0:
@@ -71,7 +75,8 @@ def _put(out: torch.Tensor, channels: torch.Tensor, values: torch.Tensor) -> Non
 
 class _Middle:
     """K or V of one layer's middle segment: exact channels (B, H, M, C) and, for the rest,
-    bins ``c_cos``/``c_sin`` (B, H, F, D-C) with the affine ``scale``/``shift`` (B, H, 1, D-C)."""
+    bins ``c_cos``/``c_sin`` (B, H, F, D-C), with the affine ``scale``/``shift`` (B, H, 1, D-C)
+    when ``options.affine``."""
 
     def __init__(self, kept: torch.Tensor, head_dim: int, options: FourierOptions):
         dropped = torch.ones(kept.shape[0], head_dim, dtype=torch.bool, device=kept.device)
@@ -99,10 +104,10 @@ class _Middle:
             values = _take(x, self.dropped).float()
             if self.c_cos is None:
                 c_cos, c_sin = truncated_dft(values, o.frequencies, o.period)
-                if T >= 2 * o.frequencies:  # enough tokens to measure the spread the bins lose
-                    self.scale, self.shift = affine_fit(values, reconstruct(c_cos, c_sin, T, o.period))
-                else:
-                    self.scale, self.shift = torch.ones_like(values[..., :1, :]), torch.zeros_like(values[..., :1, :])
+                if o.affine:  # fitted when there are enough tokens to measure the spread the bins lose
+                    fit = T >= 2 * o.frequencies
+                    self.scale, self.shift = affine_fit(values, reconstruct(c_cos, c_sin, T, o.period)) if fit else \
+                        (torch.ones_like(values[..., :1, :]), torch.zeros_like(values[..., :1, :]))  # fmt: skip
                 self.c_cos, self.c_sin = c_cos.to(o.coefficient_dtype), c_sin.to(o.coefficient_dtype)
             else:
                 times = torch.arange(self.length, self.length + T, device=x.device)
@@ -115,7 +120,9 @@ class _Middle:
         out = self.exact.new_empty(B, H, M, self.kept.shape[-1] + self.dropped.shape[-1])
         _put(out, self.kept, self.exact)
         if self.dropped.shape[-1]:
-            approx = reconstruct(self.c_cos, self.c_sin, M, self.options.period) * self.scale + self.shift
+            approx = reconstruct(self.c_cos, self.c_sin, M, self.options.period)
+            if self.scale is not None:
+                approx = approx * self.scale + self.shift
             _put(out, self.dropped, approx.to(out.dtype))
         return out
 
@@ -247,7 +254,8 @@ def expected_nbytes(plan: FourierPlan, options: FourierOptions, length: int, dty
         compressed = 2 * plan.head_dim - kept
         total += 2 * heads * (length - middle) * plan.head_dim * exact_size + heads * middle * kept * exact_size
         if middle:
-            total += heads * compressed * (2 * options.frequencies * coef_size + 2 * 4)  # bins + affine (fp32)
+            affine = 2 * 4 if options.affine else 0  # scale and shift, fp32
+            total += heads * compressed * (2 * options.frequencies * coef_size + affine)
     return batch * total
 
 
@@ -269,7 +277,7 @@ class FourierCache(Cache):
     """A transformers cache storing each layer as prefix + compressed middle + window.
 
     ``plan``: exact channels per layer and KV head (:class:`~videorope.cache.FourierPlan`);
-    ``options``: :class:`FourierOptions` as keywords (``max_length`` required);
+    ``options``: a :class:`FourierOptions`, or its fields as keywords (``max_length`` required);
     ``attention_mask``: the prompts' mask (B, L) when the batch is left-padded, so each row's
     sinks stay exact. Use it like any cache::
 
@@ -277,8 +285,11 @@ class FourierCache(Cache):
         model.generate(**batch, past_key_values=cache, max_new_tokens=32)
     """
 
-    def __init__(self, plan: FourierPlan, *, attention_mask: torch.Tensor | None = None, **options):
-        self.options = FourierOptions(**options)
+    def __init__(self, plan: FourierPlan, options: FourierOptions | None = None, *,
+                 attention_mask: torch.Tensor | None = None, **settings):  # fmt: skip
+        if options is not None and settings:
+            raise ValueError(f"pass FourierOptions or its fields as keywords, not both (got {sorted(settings)})")
+        self.options = options or FourierOptions(**settings)
         prefix = self.options.sinks + left_padding(attention_mask)
         layers = [FourierLayer(plan.kept(i, "keys"), plan.kept(i, "values"), self.options, prefix)
                   for i in range(plan.num_layers)]  # fmt: skip

@@ -140,6 +140,7 @@ def _full(model: Any, attention_mask: torch.Tensor | None) -> Cache:
         "window": 1020,
         "frequencies": 512,
         "coefficient_dtype": torch.float32,
+        "affine": False,
     },  # fmt: skip
 )
 def _fourier(model: Any, attention_mask: torch.Tensor | None, plan, **options) -> Cache:

@@ -43,7 +43,8 @@ class FourierEvalConfig:
     ``uniform:0.9``, ...); the first sets the memory of the StreamingLLM and SnapKV rows.
     ``lengths``: NIAH and perplexity lengths (tokens); ``niah``: overrides of
     :class:`~videorope.niah.NiahConfig` except ``lengths``. ``calibration``: text prompts of
-    the longest length that calibrate the plan. ``tail``: tokens scored by the perplexity."""
+    the longest length that calibrate the plan. ``tail``: tokens scored by the perplexity.
+    ``affine``: the paper's affine correction in the FourierAttention caches."""
 
     model: str = "smollm2"
     schedules: tuple[str, ...] = ("inverted-pyramid", "uniform:0.9", "uniform:0.5")
@@ -53,6 +54,7 @@ class FourierEvalConfig:
     sinks: int = 4
     window: int = 1020
     frequencies: int = 512
+    affine: bool = False
     calibration: int = 2
     tail: int = 256
     text: str | None = None
@@ -64,7 +66,7 @@ class FourierEvalConfig:
         self.options()  # validates sinks, window, frequencies against the lengths
 
     def options(self) -> FourierOptions:
-        return FourierOptions(max(self.lengths) + REPLY, self.sinks, self.window, self.frequencies)
+        return FourierOptions(max(self.lengths) + REPLY, self.sinks, self.window, self.frequencies, affine=self.affine)
 
 
 def _calibration_prompts(tokenizer: Any, text: str | None, length: int, count: int) -> list[torch.Tensor]:
@@ -99,7 +101,7 @@ def _calibrate(model: Any, tokenizer: Any, name: str, options: FourierOptions, s
     length = options.max_length
     errors = channel_errors(model, _calibration_prompts(tokenizer, text, length, prompts), options, progress)
     meta = {"model": name, "frequencies": options.frequencies, "sinks": options.sinks, "window": options.window,
-            "max_length": options.max_length, "prompts": [length] * prompts}  # fmt: skip
+            "max_length": options.max_length, "affine": options.affine, "prompts": [length] * prompts}  # fmt: skip
     critical = theory.report(model.config).critical_dimension
     return [_write_plan(errors, spec, critical, meta, out) for spec, out in zip(specs, outs, strict=True)]
 
@@ -155,7 +157,7 @@ def _plan_matches(path: Path, config: FourierEvalConfig) -> bool:
         return False
     meta, o = FourierPlan.load(path).meta, config.options()
     want = {"model": config.model, "frequencies": o.frequencies, "sinks": o.sinks, "window": o.window,
-            "max_length": o.max_length, "prompts": [o.max_length] * config.calibration}  # fmt: skip
+            "max_length": o.max_length, "affine": o.affine, "prompts": [o.max_length] * config.calibration}  # fmt: skip
     return all(meta.get(k) == v for k, v in want.items())
 
 
