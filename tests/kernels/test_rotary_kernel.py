@@ -135,3 +135,15 @@ def test_bad_shapes_are_named(shape, positions, message):
     x = torch.zeros(shape)
     with pytest.raises(ValueError, match=message):
         rotary(x, x, torch.zeros(positions), _table())
+
+
+@pytest.mark.skipif(DEVICE != "cuda", reason="needs a GPU: 2^31 elements")
+def test_offsets_past_two_to_the_31():
+    L, H, D = 132_000, 128, 128  # L*H*D > 2^31
+    q = torch.randn(1, L, H, D, device="cuda", dtype=torch.bfloat16)
+    k = torch.randn(1, 1, 1, D, device="cuda", dtype=torch.bfloat16).expand(1, L, 1, D)  # read through stride 0
+    positions = torch.arange(L, device="cuda", dtype=torch.float32).expand(3, 1, L)
+    out, _ = rotary(q, k, positions, _table(head_dim=D))
+    tail = slice(L - 3, L)
+    expected, _ = rotary_reference(q[:, tail], k[:, tail], positions[..., tail], _table(head_dim=D))
+    _close(out[:, tail].float(), expected.float(), torch.bfloat16)

@@ -35,11 +35,11 @@ def test_a_crashed_run_resumes_and_another_run_starts_over(tiny, tmp_path, monke
     model, tokenizer, samples = tiny
     real, calls = niah_runner._reply, []
 
-    def crash_on_third(model, tokenizer, batch, max_new_tokens):
+    def crash_on_third(model, tokenizer, batch, max_new_tokens, cache):
         calls.append([s["id"] for s in batch])
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(model, tokenizer, batch, 4)
+        return real(model, tokenizer, batch, 4, cache)
 
     monkeypatch.setattr(niah_runner, "_reply", crash_on_third)
     with pytest.raises(KeyboardInterrupt):
