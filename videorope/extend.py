@@ -10,7 +10,6 @@ the target each method was set for. Every result is a file in ``out``; a re-run 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ from tqdm.auto import tqdm
 
 import videorope
 from videorope import theory
-from videorope.io import atomic_path, write_json
+from videorope.io import atomic_path, read_by_length, write_by_length, write_json
 from videorope.models import load_model, load_text_config, load_tokenizer
 from videorope.niah import NiahConfig, accuracy_by_length, evaluate, generate, read_results
 from videorope.viz import plot_curves, save_figure
@@ -137,12 +136,12 @@ def run_extend(config: ExtendConfig, progress: bool = True) -> Path:
         run = out / "runs" / method
         results = read_results(evaluate(model, tokenizer, samples, run, name=config.model, progress=progress))
         by_length = accuracy_by_length(results)
-        ppl_file = run / "perplexity.json"
-        ppl = {int(k): v for k, v in json.loads(ppl_file.read_text()).items()} if ppl_file.is_file() else {}
+        ppl_run = {"model": config.model, "method": method_options(method, train_length, target), "text": config.text}
+        ppl = read_by_length(run / "perplexity.json", ppl_run)
         for length in config.lengths:
             if length not in ppl:
                 ppl[length] = perplexity(model, ids[:length])
-                write_json(ppl_file, ppl)
+                write_by_length(run / "perplexity.json", ppl_run, ppl)
         methods[method] = {"options": method_options(method, train_length, target), "niah": by_length,
                            "perplexity": ppl, "effective_length": effective_length(by_length)}  # fmt: skip
     summary = {"model": config.model, "target_length": target, "predicted": predicted, "methods": methods}

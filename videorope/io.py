@@ -16,7 +16,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["atomic_path", "read_records", "same_run", "write_json", "write_records"]
+__all__ = [
+    "atomic_path",
+    "read_by_length",
+    "read_records",
+    "same_run",
+    "write_by_length",
+    "write_json",
+    "write_records",
+]
 
 
 @contextmanager
@@ -46,6 +54,19 @@ def write_json(path: str | os.PathLike[str], data: Any) -> Path:
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2) + "\n")
     return Path(path)
+
+
+def read_by_length(path: str | os.PathLike[str], run: Any) -> dict[int, float]:
+    """Values by length saved by :func:`write_by_length` for ``run``; empty when there are none
+    or they belong to another run (so a changed setting is measured again, never reused)."""
+    path = Path(path)
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    return {int(k): v for k, v in data.get("values", {}).items()} if data.get("run") == run else {}
+
+
+def write_by_length(path: str | os.PathLike[str], run: Any, values: dict[int, float]) -> None:
+    """Save ``values`` (length -> number) of ``run``, atomically."""
+    write_json(path, {"run": run, "values": values})
 
 
 def same_run(path: str | os.PathLike[str], run: dict[str, Any], ignore: tuple[str, ...] = ()) -> bool:

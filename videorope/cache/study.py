@@ -26,7 +26,7 @@ from videorope.cache.fourier import FourierOptions, expected_nbytes
 from videorope.cache.plan import FourierPlan, kv_shape
 from videorope.cache.policies import build_cache
 from videorope.extend import text_ids
-from videorope.io import atomic_path, write_json
+from videorope.io import atomic_path, read_by_length, write_by_length, write_json
 from videorope.models import load_model
 from videorope.niah import NiahConfig, accuracy_by_length, evaluate, generate, read_results
 from videorope.viz import plot_lines, save_figure
@@ -186,12 +186,12 @@ def run_eval(config: FourierEvalConfig, progress: bool = True) -> Path:
         label = json.dumps({"model": config.model, "policy": m["policy"], "options": m["options"]})
         accuracy = accuracy_by_length(read_results(evaluate(model, tokenizer, samples, run, name=label, cache=cache,
                                                             progress=progress)))  # fmt: skip
-        ppl_file = run / "perplexity.json"
-        ppl = {int(k): v for k, v in json.loads(ppl_file.read_text()).items()} if ppl_file.is_file() else {}
+        ppl_run = {"cache": label, "text": config.text, "tail": config.tail}
+        ppl = read_by_length(run / "perplexity.json", ppl_run)
         for length in config.lengths:
             if length not in ppl:
                 ppl[length] = continuation_perplexity(model, text[:length], length - config.tail, cache(None))
-                write_json(ppl_file, ppl)
+                write_by_length(run / "perplexity.json", ppl_run, ppl)
         results[name] = {k: v for k, v in m.items() if k != "build"} | {"niah": accuracy, "perplexity": ppl}
     summary = {"model": config.model, "lengths": list(config.lengths), "full_bytes": results["full"]["bytes"],
                "settings": dataclasses.asdict(config), "methods": results}  # fmt: skip
