@@ -53,7 +53,7 @@ def reply_ids(
     return ids, out[:, width:]
 
 
-def _reply(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_tokens: int | None, cache) -> list[str]:
+def _reply(model: Any, tokenizer: Any, batch: Sequence[Mapping], max_new_tokens: int | None, cache=None) -> list[str]:
     """Greedy replies for a batch, as text."""
     return tokenizer.batch_decode(
         reply_ids(model, tokenizer, batch, max_new_tokens, cache)[1], skip_special_tokens=True
