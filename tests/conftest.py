@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from typing import Any
 
 import pytest
 import torch
+
+if not torch.cuda.is_available():
+    # Kernel tests run Triton's interpreter without a GPU; it must be set before any kernel
+    # is compiled, so here, before the test modules import them.
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 
 def make_vl_batch(config: Any, rows: Sequence[Sequence[tuple]], seed: int = 0) -> dict[str, torch.Tensor]:

@@ -1,7 +1,7 @@
 """The Triton rotary against its PyTorch reference, forward and backward, over every
 allocation, scalings with attention factors, head dims, odd lengths, GQA, partial rotary,
 fractional positions, both layouts and two dtypes. On the CPU the kernel runs in Triton's
-interpreter (TRITON_INTERPRET=1, set in conftest.py before Triton is imported)."""
+interpreter (TRITON_INTERPRET=1, set in tests/conftest.py before Triton is imported)."""
 
 from __future__ import annotations
 
