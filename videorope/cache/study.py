@@ -87,8 +87,9 @@ def _plot_kept(report: dict[str, Any], title: str, out: Path) -> None:
 def _write_plan(errors: tuple[torch.Tensor, torch.Tensor], spec: str, critical_dim: int, meta: dict[str, Any],
                 out: Path) -> dict[str, Any]:  # fmt: skip
     """Plan ``spec`` from the channel errors, saved to ``out`` with its placement plot (.png)."""
-    report = kept_vs_critical(FourierPlan.from_errors(*errors, spec), critical_dim)
-    plan = FourierPlan.from_errors(*errors, spec, **meta, kept_vs_critical=report)
+    plan = FourierPlan.from_errors(*errors, spec, **meta)
+    report = kept_vs_critical(plan, critical_dim)
+    plan.meta["kept_vs_critical"] = report
     plan.save(out)
     share = 100 * report["kept_low_frequency_share"]
     _plot_kept(report, f"{meta['model']} {spec}: {share:.0f}% of kept K channels beyond the critical dim",
