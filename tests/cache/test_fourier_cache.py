@@ -111,7 +111,7 @@ def test_reference_attention_is_dense_attention_over_the_reconstruction():
     q = torch.randn(2, 6, 1, 16, generator=torch.Generator().manual_seed(3))  # GQA: 3 query heads per KV head
     mask = torch.ones(2, layer.seen, dtype=torch.long)
     mask[1, :5] = 0
-    out = reference_attention(layer, q, 0.25, mask)
+    out = reference_attention(q, layer.view(), 0.25, torch.tensor([0, 5]))
     keys, values = layer.materialize()
     dense = torch.nn.functional.scaled_dot_product_attention(
         q, keys, values, attn_mask=mask.bool()[:, None, None, :], scale=0.25, enable_gqa=True

@@ -6,7 +6,7 @@ sequence; :mod:`~videorope.cache.plan` says which channels stay exact;
 """
 
 from videorope.cache.dft import add_tokens, affine_fit, reconstruct, truncated_dft
-from videorope.cache.fourier import FourierCache, FourierLayer, FourierOptions, reference_attention
+from videorope.cache.fourier import FourierCache, FourierLayer, FourierOptions, FourierView, reference_attention
 from videorope.cache.plan import SCHEDULES, FourierPlan, schedule
 
 __all__ = [
@@ -15,6 +15,7 @@ __all__ = [
     "FourierLayer",
     "FourierOptions",
     "FourierPlan",
+    "FourierView",
     "add_tokens",
     "affine_fit",
     "reconstruct",

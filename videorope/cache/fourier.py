@@ -12,8 +12,10 @@ Per layer a sequence is stored in three parts:
 
 ``update`` returns the keys and values the attention reads: at prefill, the tokens given
 (exact attention); later, prefix + reconstructed middle + window + the new tokens, so the
-model's own attention over them is the reference path (:func:`reference_attention` is the
-same computation for one decoding step, the oracle for the Triton decode kernel).
+model's own attention over them is the reference path. A cache built with ``model=``
+returns a :class:`FourierView` instead for one-token steps, which the model's attention
+hands to the Triton decode kernel (:mod:`videorope.cache.attention`);
+:func:`reference_attention` is the same step in PyTorch, the kernel's oracle.
 Shapes follow transformers: keys and values (B, Hkv, L, D).
 """
 
@@ -26,8 +28,18 @@ from transformers.cache_utils import Cache, CacheLayerMixin
 
 from videorope.cache.dft import add_tokens, affine_fit, check_bins, reconstruct, truncated_dft
 from videorope.cache.plan import FourierPlan
+from videorope.integrations.kernel import check_kernel
 
-__all__ = ["FourierCache", "FourierLayer", "FourierOptions", "expected_nbytes", "left_padding", "reference_attention"]
+__all__ = [
+    "CompressedView",
+    "FourierCache",
+    "FourierLayer",
+    "FourierOptions",
+    "FourierView",
+    "expected_nbytes",
+    "left_padding",
+    "reference_attention",
+]
 
 
 @dataclass(frozen=True)
@@ -114,30 +126,81 @@ class _Middle:
                 self.c_cos, self.c_sin = add_tokens(self.c_cos, self.c_sin, values, times, o.period)
         self.length += T
 
-    def read(self) -> torch.Tensor:
-        """The middle as the attention sees it: (B, H, M, D), exact channels as stored."""
+    def view(self) -> CompressedView:
+        return CompressedView(self.exact, self.kept, self.dropped, self.c_cos, self.c_sin, self.scale, self.shift,
+                              self.options.period)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class CompressedView:
+    """K or V of a layer's middle segment (M tokens) at one moment: ``exact`` (B, H, M, C), the
+    ``kept`` (H, C) channels; the ``dropped`` (H, Cc) ones as bins ``c_cos``/``c_sin``
+    (B, H, F, Cc) over ``period``, None when Cc = 0; the affine ``scale``/``shift``
+    (B, H, 1, Cc) or None."""
+
+    exact: torch.Tensor
+    kept: torch.Tensor
+    dropped: torch.Tensor
+    c_cos: torch.Tensor | None
+    c_sin: torch.Tensor | None
+    scale: torch.Tensor | None
+    shift: torch.Tensor | None
+    period: int
+
+    def read(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """The middle as the attention sees it: (B, H, M, D) in ``dtype`` (default: the exact
+        channels' dtype, so reconstructed channels are rounded to it)."""
         B, H, M, _ = self.exact.shape
-        out = self.exact.new_empty(B, H, M, self.kept.shape[-1] + self.dropped.shape[-1])
-        _put(out, self.kept, self.exact)
-        if self.dropped.shape[-1]:
-            approx = reconstruct(self.c_cos, self.c_sin, M, self.options.period)
+        out = self.exact.new_empty(B, H, M, self.kept.shape[-1] + self.dropped.shape[-1], dtype=dtype)
+        _put(out, self.kept, self.exact.to(out.dtype))
+        if self.c_cos is not None:
+            approx = reconstruct(self.c_cos, self.c_sin, M, self.period)
             if self.scale is not None:
                 approx = approx * self.scale + self.shift
             _put(out, self.dropped, approx.to(out.dtype))
         return out
 
 
+@dataclass(frozen=True)
+class FourierView:
+    """What one decoding step of a layer reads, in attention order: the exact ``prefix``, the
+    ``middle`` (keys, values) or None while no token has left the window, the exact
+    ``window`` and the step's ``new`` tokens; each exact part (keys, values) (B, Hkv, n, D).
+    ``kernel`` (``auto``, ``torch`` or ``triton``) picks who computes the step's attention
+    (:mod:`videorope.cache.attention`)."""
+
+    prefix: tuple[torch.Tensor, torch.Tensor]
+    middle: tuple[CompressedView, CompressedView] | None
+    window: tuple[torch.Tensor, torch.Tensor]
+    new: tuple[torch.Tensor, torch.Tensor]
+    kernel: str = "torch"
+
+    def materialize(self, dtype: torch.dtype | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of every token, (B, Hkv, L, D), in ``dtype`` (default: as stored)."""
+        parts = [
+            self.prefix,
+            *([tuple(m.read(dtype) for m in self.middle)] if self.middle else []),
+            self.window,
+            self.new,
+        ]
+        parts = [tuple(t if dtype is None else t.to(dtype) for t in part) for part in parts]
+        return torch.cat([k for k, _ in parts], dim=-2), torch.cat([v for _, v in parts], dim=-2)
+
+
 class FourierLayer(CacheLayerMixin):
     """One layer of :class:`FourierCache`. ``key_kept``/``value_kept`` (Hkv, C): exact channels;
-    ``prefix``: exact leading tokens (sinks plus the longest left padding)."""
+    ``prefix``: exact leading tokens (sinks plus the longest left padding); ``kernel``: None
+    (decoding steps return materialized keys and values) or the implementation of
+    :mod:`videorope.cache.attention` that decoding steps go through."""
 
     is_sliding = False
     supports_early_init = False
 
-    def __init__(self, key_kept: torch.Tensor, value_kept: torch.Tensor, options: FourierOptions, prefix: int):
+    def __init__(self, key_kept: torch.Tensor, value_kept: torch.Tensor, options: FourierOptions, prefix: int,
+                 kernel: str | None = None):  # fmt: skip
         super().__init__()
         self.key_kept, self.value_kept, self.options, self.prefix = key_kept, value_kept, options, prefix
-        self.seen = 0
+        self.kernel, self.seen = kernel, 0
 
     def lazy_initialization(self, key_states: torch.Tensor, value_states: torch.Tensor) -> None:
         _, heads, _, head_dim = key_states.shape
@@ -150,26 +213,29 @@ class FourierLayer(CacheLayerMixin):
                             for kept in (self.key_kept, self.value_kept))  # fmt: skip
         self.is_initialized = True
 
-    def _parts(self) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        parts = [(self.keys, self.values)]
-        if self.middle[0].length:
-            parts.append((self.middle[0].read(), self.middle[1].read()))
-        return [*parts, (self.window_keys, self.window_values)]
+    def view(self, new: tuple[torch.Tensor, torch.Tensor] | None = None) -> FourierView:
+        """The layer as one decoding step reads it, with ``new`` (keys, values) as the step's tokens."""
+        middle = tuple(m.view() for m in self.middle) if self.middle[0].length else None
+        new = new or (self.keys[..., :0, :], self.values[..., :0, :])
+        return FourierView((self.keys, self.values), middle, (self.window_keys, self.window_values), new,
+                           self.kernel or "torch")  # fmt: skip
 
     def materialize(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values of every cached token as the attention reads them: (B, Hkv, L, D)."""
-        parts = self._parts()
-        return torch.cat([k for k, _ in parts], dim=-2), torch.cat([v for _, v in parts], dim=-2)
+        return self.view().materialize()
 
     def update(self, key_states: torch.Tensor, value_states: torch.Tensor, *args, **kwargs):
-        """Store the new tokens; return the cache as read before them, plus them exact."""
+        """Store the new tokens; return the cache as read before them, plus them exact: a
+        :class:`FourierView` (as both keys and values) for a one-token step when the layer
+        decodes through :mod:`videorope.cache.attention`, else the materialized tensors."""
         if not self.is_initialized:
             self.lazy_initialization(key_states, value_states)
-        if self.seen:
-            parts = [*self._parts(), (key_states, value_states)]
-            keys, values = torch.cat([k for k, _ in parts], dim=-2), torch.cat([v for _, v in parts], dim=-2)
-        else:
+        if not self.seen:
             keys, values = key_states, value_states
+        elif self.kernel and key_states.shape[-2] == 1:
+            keys = values = self.view((key_states, value_states))
+        else:
+            keys, values = self.view((key_states, value_states)).materialize()
         self._store(key_states, value_states)
         return keys, values
 
@@ -279,19 +345,32 @@ class FourierCache(Cache):
     ``plan``: exact channels per layer and KV head (:class:`~videorope.cache.FourierPlan`);
     ``options``: a :class:`FourierOptions`, or its fields as keywords (``max_length`` required);
     ``attention_mask``: the prompts' mask (B, L) when the batch is left-padded, so each row's
-    sinks stay exact. Use it like any cache::
+    sinks stay exact; ``model``: when given, each one-token decoding step reads the cache as
+    stored, through the Triton kernel (``kernel="auto"``: on CUDA with Triton installed, else
+    the PyTorch reference; ``"triton"`` or ``"torch"`` to choose); see
+    :mod:`videorope.cache.attention`. Without it the model's own attention reads the
+    rebuilt keys and values. Use it like any cache::
 
-        cache = FourierCache(plan, max_length=8192, attention_mask=batch["attention_mask"])
+        cache = FourierCache(plan, max_length=8192, attention_mask=batch["attention_mask"], model=model)
         model.generate(**batch, past_key_values=cache, max_new_tokens=32)
     """
 
     def __init__(self, plan: FourierPlan, options: FourierOptions | None = None, *,
-                 attention_mask: torch.Tensor | None = None, **settings):  # fmt: skip
+                 attention_mask: torch.Tensor | None = None, model: torch.nn.Module | None = None,
+                 kernel: str = "auto", **settings):  # fmt: skip
         if options is not None and settings:
             raise ValueError(f"pass FourierOptions or its fields as keywords, not both (got {sorted(settings)})")
         self.options = options or FourierOptions(**settings)
+        check_kernel(kernel)
+        if model is not None:
+            from videorope.cache.attention import install
+
+            install(model)
+        elif kernel != "auto":
+            raise ValueError(f"kernel={kernel!r} needs model=: the kernel runs in the model's attention")
         prefix = self.options.sinks + left_padding(attention_mask)
-        layers = [FourierLayer(plan.kept(i, "keys"), plan.kept(i, "values"), self.options, prefix)
+        reader = kernel if model is not None else None
+        layers = [FourierLayer(plan.kept(i, "keys"), plan.kept(i, "values"), self.options, prefix, reader)
                   for i in range(plan.num_layers)]  # fmt: skip
         super().__init__(layers=layers)
         self.plan = plan
@@ -318,16 +397,17 @@ class FourierCache(Cache):
 
 
 def reference_attention(
-    layer: FourierLayer, query: torch.Tensor, scaling: float, attention_mask: torch.Tensor | None = None
+    query: torch.Tensor, view: FourierView, scaling: float, pad: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """One decoding step of attention over the cached tokens of ``layer``: query (B, Hq, 1, D)
-    (Hq a multiple of Hkv, grouped heads adjacent), ``attention_mask`` (B, L) with 0 on
-    padding -> (B, Hq, 1, D), float32. What the model's attention computes over
-    :meth:`FourierLayer.materialize`: the decode kernel's oracle."""
-    keys, values = layer.materialize()
+    """One decoding step of attention over ``view``, in float32: query (B, Hq, 1, D) (Hq a
+    multiple of Hkv, grouped heads adjacent), softmax scale ``scaling``, keys before
+    ``pad[b]`` (B,) masked (left padding) -> (B, Hq, 1, D). Dense attention over
+    :meth:`FourierView.materialize`: the oracle of :func:`videorope.kernels.fourier_decode.fourier_decode`."""
+    keys, values = view.materialize(torch.float32)
     group = query.shape[1] // keys.shape[1]
-    keys, values = keys.float().repeat_interleave(group, 1), values.float().repeat_interleave(group, 1)
+    keys, values = keys.repeat_interleave(group, 1), values.repeat_interleave(group, 1)
     logits = scaling * query.float() @ keys.transpose(-1, -2)  # (B, Hq, 1, L)
-    if attention_mask is not None:
-        logits = logits.masked_fill(~attention_mask.bool()[:, None, None, :], float("-inf"))
+    if pad is not None:
+        masked = torch.arange(keys.shape[-2], device=keys.device) < pad.to(keys.device)[:, None]  # (B, L)
+        logits = logits.masked_fill(masked[:, None, None, :], float("-inf"))
     return torch.softmax(logits, dim=-1) @ values
