@@ -73,14 +73,6 @@ def _exact_values(v_ptr, sb, sh, sl, b, h, seg_start, seg_len, lo, hi, m, d, d_o
 
 
 @triton.jit
-def _basis(t, n, P):
-    """cos and sin of 2 pi n t / P for times t (T,) and bins n (F,): (T, F), the phase reduced
-    modulo P in integers first (exact for n t < 2^31)."""
-    angle = ((t[:, None] * n[None, :]) % P).to(tl.float32) * (6.283185307179586 / P)
-    return tl.cos(angle), tl.sin(angle)
-
-
-@triton.jit
 def _split_kernel(
     q_ptr, qa_ptr, qb_ptr, qshift_ptr, pad_ptr,
     k0, v0, k0b, k0h, k0l, v0b, v0h, v0l, L0,
@@ -130,7 +122,8 @@ def _split_kernel(
             for f0 in range(0, F, BLOCK_F):
                 n = f0 + tl.arange(0, BLOCK_F)
                 n_ok = g_ok[:, None] & (n < F)[None, :]
-                cos, sin = _basis(t, n, P)
+                angle = ((t[:, None] * n[None, :]) % P).to(tl.float32) * (6.283185307179586 / P)  # phase mod P
+                cos, sin = tl.cos(angle), tl.sin(angle)
                 qa = tl.load(qa_ptr + rows[:, None] * F + n[None, :], mask=n_ok, other=0.0)
                 qb = tl.load(qb_ptr + rows[:, None] * F + n[None, :], mask=n_ok, other=0.0)
                 s += tl.dot(qa, tl.trans(cos), input_precision=PRECISION)
@@ -181,7 +174,8 @@ def _split_kernel(
                 p = tl.exp2(
                     tl.load(scores + v[None, :], mask=g_ok[:, None] & ok[None, :], other=_NEG) - m_safe[:, None]
                 )
-                cos, sin = _basis(v - start_mid, n, P)
+                angle = (((v - start_mid)[:, None] * n[None, :]) % P).to(tl.float32) * (6.283185307179586 / P)
+                cos, sin = tl.cos(angle), tl.sin(angle)
                 uc += tl.dot(p, cos, input_precision=PRECISION)
                 us += tl.dot(p, sin, input_precision=PRECISION)
             at = part[:, None] * F + n[None, :]
@@ -314,11 +308,11 @@ def fourier_decode(
     ke, kept_k = (middle[0].exact.contiguous(), middle[0].kept) if middle else (empty, no_channels)
     ve, kept_v = (middle[1].exact.contiguous(), middle[1].kept) if middle else (empty, no_channels)
     L = keys.shape[-2] + M + view.window[0].shape[-2] + view.new[0].shape[-2]
-    block_t = 16
     if split is None:  # about two programs per streaming multiprocessor, at least 256 tokens each
         sms = torch.cuda.get_device_properties(dev).multi_processor_count if query.is_cuda else 1
         split = max(256, triton.cdiv(L, triton.cdiv(2 * sms, B * H)))
-    split = triton.cdiv(split, block_t) * block_t
+    split = triton.cdiv(split, 16) * 16
+    block_t = min(64, split & -split)  # tokens per block: the largest power of two <= 64 dividing the split
     S = triton.cdiv(L, split)
     pad = torch.zeros(B, dtype=torch.int32, device=dev) if pad is None else pad.to(dev, torch.int32)
     scores = torch.empty(B, Hq, L, device=dev)
