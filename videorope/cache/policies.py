@@ -141,10 +141,11 @@ def _full(model: Any, attention_mask: torch.Tensor | None) -> Cache:
         "frequencies": 512,
         "coefficient_dtype": torch.float32,
         "affine": False,
+        "kernel": "auto",
     },  # fmt: skip
 )
-def _fourier(model: Any, attention_mask: torch.Tensor | None, plan, **options) -> Cache:
-    return FourierCache(plan, attention_mask=attention_mask, **options)
+def _fourier(model: Any, attention_mask: torch.Tensor | None, plan, kernel: str, **options) -> Cache:
+    return FourierCache(plan, attention_mask=attention_mask, model=model, kernel=kernel, **options)
 
 
 @CACHES.register("streaming", paper="StreamingLLM (Xiao et al., 2024)", summary="sinks + most recent tokens",
