@@ -36,7 +36,10 @@ from videorope.cache.fourier import CompressedView, FourierView
 
 __all__ = ["fourier_decode"]
 
-_NEG = float("-inf")
+_NEG = tl.constexpr(float("-inf"))  # a jit function may read a global only as a constexpr
+BLOCK_T_MAX, BLOCK_F_MAX, SPLIT_WARPS, MERGE_WARPS = 64, 64, 8, 8
+"""Launch configuration: tokens and bins per block (at most), warps of the two kernels.
+With these the split kernel compiles for sm_90 without register spills (tests/kernels/test_kernels_compile.py)."""
 
 
 @triton.jit
@@ -210,7 +213,6 @@ def _merge_kernel(
         den += w * tl.load(l_ptr + rows * S + s, mask=g_ok, other=0.0)
         o = tl.load(o_ptr + (rows * S + s)[:, None] * D + d[None, :], mask=g_ok[:, None] & d_ok[None, :], other=0.0)
         acc += w[:, None] * o
-    den = tl.where(den == 0.0, 1.0, den)  # every key masked: zeros out
     if V_BINS:
         c = tl.arange(0, CC_PAD)
         c_ok = c < CC
@@ -237,9 +239,14 @@ def _merge_kernel(
             scale = tl.load(scale_ptr + bh * CC + c, mask=c_ok, other=0.0)
             shift = tl.load(shift_ptr + bh * CC + c, mask=c_ok, other=0.0)
             out_c = out_c * scale[None, :] + mass[:, None] * shift[None, :]
-        dropped = tl.load(dropped_ptr + h * CC + c, mask=c_ok, other=-1)
-        acc += tl.dot(out_c, (dropped[:, None] == d[None, :]).to(tl.float32), input_precision="ieee")
-    tl.store(out_ptr + rows[:, None] * D + d[None, :], acc / den[:, None], mask=g_ok[:, None] & d_ok[None, :])
+    den = tl.where(den == 0.0, 1.0, den)  # every key masked: zeros out
+    at = out_ptr + rows[:, None] * D
+    tl.store(at + d[None, :], acc / den[:, None], mask=g_ok[:, None] & d_ok[None, :])
+    if V_BINS:  # add the compressed channels in place (a one-hot product would spill registers)
+        dropped = tl.load(dropped_ptr + h * CC + c, mask=c_ok, other=0)
+        tl.debug_barrier()  # the stores above, from other threads, land first
+        ok = g_ok[:, None] & c_ok[None, :]
+        tl.store(at + dropped[None, :], tl.load(at + dropped[None, :], mask=ok) + out_c / den[:, None], mask=ok)
 
 
 def _pow2(n: int, least: int = 16) -> int:
@@ -312,7 +319,7 @@ def fourier_decode(
         sms = torch.cuda.get_device_properties(dev).multi_processor_count if query.is_cuda else 1
         split = max(256, triton.cdiv(L, triton.cdiv(2 * sms, B * H)))
     split = triton.cdiv(split, 16) * 16
-    block_t = min(64, split & -split)  # tokens per block: the largest power of two <= 64 dividing the split
+    block_t = min(BLOCK_T_MAX, split & -split)  # the largest power of two dividing the split
     S = triton.cdiv(L, split)
     pad = torch.zeros(B, dtype=torch.int32, device=dev) if pad is None else pad.to(dev, torch.int32)
     scores = torch.empty(B, Hq, L, device=dev)
@@ -323,7 +330,7 @@ def fourier_decode(
     )
     uc, us = (torch.empty(B, Hq, S, F, device=dev) for _ in range(2)) if v_bins else (empty, empty)
     precision = "ieee" if keys.dtype == torch.float32 else "tf32"
-    block_f = min(64, _pow2(F))
+    block_f = min(BLOCK_F_MAX, _pow2(F))
     CK, CV = kept_k.shape[-1], kept_v.shape[-1]
     _split_kernel[(B * H, S)](
         q.contiguous(), qa, qb, q_shift, pad,
@@ -333,7 +340,7 @@ def fourier_decode(
         scores, o, m, total, uc, us,
         H, G, D, L, S, split, scaling * math.log2(math.e),
         G_PAD=_pow2(G), D_PAD=_pow2(D), CK_PAD=_pow2(CK), CV_PAD=_pow2(CV), BLOCK_T=block_t, BLOCK_F=block_f,
-        K_BINS=k_bins, V_BINS=v_bins, PRECISION=precision,
+        K_BINS=k_bins, V_BINS=v_bins, PRECISION=precision, num_warps=SPLIT_WARPS,
     )  # fmt: skip
     out = torch.empty(B, Hq, D, device=dev)
     vm = middle[1] if v_bins else None
@@ -346,6 +353,6 @@ def fourier_decode(
         _index(vm.dropped) if v_bins else no_index, out,
         H, G, D, F, P, S, CC,
         G_PAD=_pow2(G), D_PAD=_pow2(D), CC_PAD=_pow2(CC), BLOCK_F=block_f,
-        V_BINS=v_bins, AFFINE=v_bins and vm.scale is not None,
+        V_BINS=v_bins, AFFINE=v_bins and vm.scale is not None, num_warps=MERGE_WARPS,
     )  # fmt: skip
     return out[:, :, None, :]
