@@ -4,24 +4,32 @@ One query token per sequence attends over one layer of
 :class:`~videorope.cache.FourierCache` as stored, read through a
 :class:`~videorope.cache.fourier.FourierView`: the exact prefix, the middle (exact channels
 plus truncated-DFT bins for the rest), the exact window and the step's new tokens, laid end
-to end as one sequence that FlashDecoding-style splits share out. The query heads of one KV
-head are packed into the rows of one program (GQA).
+to end as one sequence that FlashDecoding-style splits share out.
 
-Compressed channels are never rebuilt. For keys the query is projected onto the bins once
-per step, ``qa[n] = w_n sum_d q_d s_d c_cos[n, d]`` (``w`` the inverse-DFT weight, ``s`` the
-affine scale; a batched matmul), so a middle token's score is
-``sum_n qa[n] cos(2 pi n t / P) + qb[n] sin(2 pi n t / P)``: 2F multiply-adds per query head,
-the basis computed in registers. For values each split accumulates the probability-weighted
-basis ``u[n] = sum_t p(t) cos(2 pi n t / P)`` (and sin), and the merge kernel applies the
-coefficients once. Each split reads its keys once and stores fp32 scores (a small scratch),
-so the second pass (values) knows the split's maximum and never rescales. The merge is a
-log-sum-exp over splits in a second kernel; a split whose keys are all masked contributes
-nothing, and a row with every key masked comes out as zeros, not NaN.
+Compressed channels are never rebuilt, and the Fourier basis, the costly part, is evaluated
+once per middle token for all heads (it depends on neither the head nor the data):
 
-:func:`fourier_decode` has the signature of
+1. ``_compressed_scores_kernel`` (sequence, token block; every query head): the query,
+   projected onto the key bins once per step (``qa[n] = w_n sum_d q_d s_d c_cos[n, d]``,
+   ``w`` the inverse-DFT weight, ``s`` the affine scale; a batched matmul on the host side),
+   gives each middle token's score share ``sum_n qa[n] cos(2 pi n t / P) + qb[n] sin(...)``
+   as one (heads x bins) @ (bins x tokens) product, written into an fp32 score scratch;
+2. ``_split_kernel`` (sequence, KV head, split; the query heads of the KV head packed as
+   rows): exact keys and the middle's exact channels complete the scores; a first pass stores
+   them and takes the split's maximum, a second turns them into probabilities (no
+   rescaling) for the exact values;
+3. ``_weighted_basis_kernel`` (sequence, split, bin block; every query head): the
+   probability-weighted basis ``u[n] = sum_t p(t) cos(2 pi n t / P)`` (and sin) of the
+   split's middle tokens;
+4. ``_merge_kernel`` (sequence, KV head): log-sum-exp over splits, then the compressed value
+   channels as the merged ``u`` times the value bins, added in place.
+
+A split whose keys are all masked contributes nothing, and a row with every key masked comes
+out as zeros, not NaN. :func:`fourier_decode` has the signature of
 :func:`videorope.cache.fourier.reference_attention`, its PyTorch oracle. fp32 caches use
 IEEE fp32 products; fp16/bf16 caches use the tensor cores (tf32 for the basis products).
-Tests run the kernels on the CPU with ``TRITON_INTERPRET=1`` (set before import).
+Tests run the kernels on the CPU with ``TRITON_INTERPRET=1`` (set before import) and compile
+them for sm_90 with ptxas.
 """
 
 from __future__ import annotations
@@ -37,9 +45,10 @@ from videorope.cache.fourier import CompressedView, FourierView
 __all__ = ["fourier_decode"]
 
 _NEG = tl.constexpr(float("-inf"))  # a jit function may read a global only as a constexpr
-BLOCK_T_MAX, BLOCK_F_MAX, SPLIT_WARPS, MERGE_WARPS = 64, 64, 8, 8
-"""Launch configuration: tokens and bins per block (at most), warps of the two kernels.
-With these the split kernel compiles for sm_90 without register spills (tests/kernels/test_kernels_compile.py)."""
+BLOCK_T_MAX, BLOCK_F_MAX, SPLIT_WARPS, HEADS_WARPS, MERGE_WARPS = 64, 64, 8, 8, 8
+"""Launch configuration: tokens and bins per block (at most), warps of the split kernel, of the
+two all-heads kernels and of the merge.
+With these the kernels compile for sm_90 without register spills (tests/kernels/test_kernels_compile.py)."""
 
 
 @triton.jit
@@ -76,20 +85,75 @@ def _exact_values(v_ptr, sb, sh, sl, b, h, seg_start, seg_len, lo, hi, m, d, d_o
 
 
 @triton.jit
+def _compressed_scores_kernel(qa_ptr, qb_ptr, qshift_ptr, s_ptr, Hq, F, P, M, L, L0,
+                              R_PAD: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_F: tl.constexpr,
+                              PRECISION: tl.constexpr):  # fmt: skip
+    """One (sequence, block of middle tokens), every query head at once, so the basis is
+    evaluated once per token: the share of the scores from the compressed key channels,
+    written into the score scratch at the tokens' positions (unscaled)."""
+    b = tl.program_id(0).to(tl.int64)
+    t = tl.program_id(1) * BLOCK_T + tl.arange(0, BLOCK_T)  # middle times
+    r = tl.arange(0, R_PAD)
+    r_ok = r < Hq
+    rows = b * Hq + r
+    s = tl.zeros([R_PAD, BLOCK_T], tl.float32)
+    for f0 in range(0, F, BLOCK_F):
+        n = f0 + tl.arange(0, BLOCK_F)
+        ok = r_ok[:, None] & (n < F)[None, :]
+        angle = ((t[:, None] * n[None, :]) % P).to(tl.float32) * (6.283185307179586 / P)  # phase reduced mod P
+        qa = tl.load(qa_ptr + rows[:, None] * F + n[None, :], mask=ok, other=0.0)
+        qb = tl.load(qb_ptr + rows[:, None] * F + n[None, :], mask=ok, other=0.0)
+        s += tl.dot(qa, tl.trans(tl.cos(angle)), input_precision=PRECISION)
+        s += tl.dot(qb, tl.trans(tl.sin(angle)), input_precision=PRECISION)
+    s += tl.load(qshift_ptr + rows, mask=r_ok, other=0.0)[:, None]
+    tl.store(s_ptr + rows[:, None] * L + (L0 + t)[None, :], s, mask=r_ok[:, None] & (t < M)[None, :])
+
+
+@triton.jit
+def _weighted_basis_kernel(s_ptr, m_ptr, uc_ptr, us_ptr, Hq, F, P, M, L, L0, S, SPLIT,
+                           R_PAD: tl.constexpr, BLOCK_T: tl.constexpr, BLOCK_F: tl.constexpr,
+                           PRECISION: tl.constexpr):  # fmt: skip
+    """One (sequence, split, block of bins), every query head at once: the sums over the
+    split's middle tokens of p(t) cos(2 pi n t / P) and p(t) sin(...), with p against the
+    split's maximum."""
+    b, split = tl.program_id(0).to(tl.int64), tl.program_id(1)
+    n = tl.program_id(2) * BLOCK_F + tl.arange(0, BLOCK_F)
+    r = tl.arange(0, R_PAD)
+    r_ok = r < Hq
+    rows = b * Hq + r
+    m = tl.load(m_ptr + rows * S + split, mask=r_ok, other=_NEG)
+    m = tl.where(m == _NEG, 0.0, m)
+    lo = split * SPLIT
+    first, last = tl.maximum(lo, L0), tl.minimum(tl.minimum(lo + SPLIT, L), L0 + M)
+    uc = tl.zeros([R_PAD, BLOCK_F], tl.float32)
+    us = tl.zeros([R_PAD, BLOCK_F], tl.float32)
+    for t0 in range(first, last, BLOCK_T):
+        v = t0 + tl.arange(0, BLOCK_T)
+        ok = r_ok[:, None] & (v < last)[None, :]
+        p = tl.exp2(tl.load(s_ptr + rows[:, None] * L + v[None, :], mask=ok, other=_NEG) - m[:, None])
+        angle = (((v - L0)[:, None] * n[None, :]) % P).to(tl.float32) * (6.283185307179586 / P)
+        uc += tl.dot(p, tl.cos(angle), input_precision=PRECISION)
+        us += tl.dot(p, tl.sin(angle), input_precision=PRECISION)
+    at = (rows * S + split)[:, None] * F + n[None, :]
+    tl.store(uc_ptr + at, uc, mask=r_ok[:, None] & (n < F)[None, :])
+    tl.store(us_ptr + at, us, mask=r_ok[:, None] & (n < F)[None, :])
+
+
+@triton.jit
 def _split_kernel(
-    q_ptr, qa_ptr, qb_ptr, qshift_ptr, pad_ptr,
+    q_ptr, pad_ptr,
     k0, v0, k0b, k0h, k0l, v0b, v0h, v0l, L0,
     k2, v2, k2b, k2h, k2l, v2b, v2h, v2l, L2,
     k3, v3, k3b, k3h, k3l, v3b, v3h, v3l, L3,
-    ke_ptr, ve_ptr, kept_k_ptr, kept_v_ptr, CK, CV, M, P, F,
-    s_ptr, o_ptr, m_ptr, l_ptr, uc_ptr, us_ptr,
+    ke_ptr, ve_ptr, kept_k_ptr, kept_v_ptr, CK, CV, M,
+    s_ptr, o_ptr, m_ptr, l_ptr,
     H, G, D, L, S, SPLIT, qk_scale,
     G_PAD: tl.constexpr, D_PAD: tl.constexpr, CK_PAD: tl.constexpr, CV_PAD: tl.constexpr,
-    BLOCK_T: tl.constexpr, BLOCK_F: tl.constexpr, K_BINS: tl.constexpr, V_BINS: tl.constexpr,
-    PRECISION: tl.constexpr,
+    BLOCK_T: tl.constexpr, K_BINS: tl.constexpr, PRECISION: tl.constexpr,
 ):  # fmt: skip
     """One (sequence, KV head, split): partial softmax statistics over virtual positions
-    [split * SPLIT, (split + 1) * SPLIT) of [prefix | middle | window | new]."""
+    [split * SPLIT, (split + 1) * SPLIT) of [prefix | middle | window | new]. The middle's
+    compressed key channels are already in the score scratch (``K_BINS``)."""
     bh, split = tl.program_id(0).to(tl.int64), tl.program_id(1)
     b, h = bh // H, bh % H
     g = tl.arange(0, G_PAD)
@@ -107,7 +171,6 @@ def _split_kernel(
     ck, cv = tl.arange(0, CK_PAD), tl.arange(0, CV_PAD)
     kept_k = tl.load(kept_k_ptr + h * CK + ck, mask=ck < CK, other=0)
     q_kept = tl.load(q_ptr + rows[:, None] * D + kept_k[None, :], mask=g_ok[:, None] & (ck < CK)[None, :], other=0.0)
-    q_shift = tl.load(qshift_ptr + rows, mask=g_ok, other=0.0)
 
     # Pass 1: scores (log2 units) and their maximum.
     m = tl.full([G_PAD], _NEG, tl.float32)
@@ -122,16 +185,7 @@ def _split_kernel(
         )
         s = tl.dot(q_kept, tl.trans(ke.to(q.dtype)), input_precision=PRECISION).to(tl.float32)
         if K_BINS:
-            for f0 in range(0, F, BLOCK_F):
-                n = f0 + tl.arange(0, BLOCK_F)
-                n_ok = g_ok[:, None] & (n < F)[None, :]
-                angle = ((t[:, None] * n[None, :]) % P).to(tl.float32) * (6.283185307179586 / P)  # phase mod P
-                cos, sin = tl.cos(angle), tl.sin(angle)
-                qa = tl.load(qa_ptr + rows[:, None] * F + n[None, :], mask=n_ok, other=0.0)
-                qb = tl.load(qb_ptr + rows[:, None] * F + n[None, :], mask=n_ok, other=0.0)
-                s += tl.dot(qa, tl.trans(cos), input_precision=PRECISION)
-                s += tl.dot(qb, tl.trans(sin), input_precision=PRECISION)
-            s += q_shift[:, None]
+            s += tl.load(scores + v[None, :], mask=g_ok[:, None] & ok[None, :], other=0.0)
         s = tl.where((ok & (v >= pad))[None, :], s * qk_scale, _NEG)
         tl.store(scores + v[None, :], s, mask=g_ok[:, None] & ok[None, :])
         m = tl.maximum(m, tl.max(s, 1))
@@ -166,24 +220,6 @@ def _split_kernel(
     tl.store(o_ptr + part[:, None] * D + d[None, :], acc, mask=g_ok[:, None] & d_ok[None, :])
     tl.store(m_ptr + part, m, mask=g_ok)
     tl.store(l_ptr + part, den, mask=g_ok)
-    if V_BINS:
-        for f0 in range(0, F, BLOCK_F):
-            n = f0 + tl.arange(0, BLOCK_F)
-            uc = tl.zeros([G_PAD, BLOCK_F], tl.float32)
-            us = tl.zeros([G_PAD, BLOCK_F], tl.float32)
-            for t0 in range(first, last, BLOCK_T):
-                v = t0 + tl.arange(0, BLOCK_T)
-                ok = v < last
-                p = tl.exp2(
-                    tl.load(scores + v[None, :], mask=g_ok[:, None] & ok[None, :], other=_NEG) - m_safe[:, None]
-                )
-                angle = (((v - start_mid)[:, None] * n[None, :]) % P).to(tl.float32) * (6.283185307179586 / P)
-                cos, sin = tl.cos(angle), tl.sin(angle)
-                uc += tl.dot(p, cos, input_precision=PRECISION)
-                us += tl.dot(p, sin, input_precision=PRECISION)
-            at = part[:, None] * F + n[None, :]
-            tl.store(uc_ptr + at, uc, mask=g_ok[:, None] & (n < F)[None, :])
-            tl.store(us_ptr + at, us, mask=g_ok[:, None] & (n < F)[None, :])
 
 
 @triton.jit
@@ -310,7 +346,6 @@ def fourier_decode(
     F = middle[0].c_cos.shape[-2] if k_bins else (middle[1].c_cos.shape[-2] if v_bins else 0)
     if P * F >= 2**31:
         raise ValueError(f"period {P} x {F} bins must stay below 2^31 for the kernel's integer phases")
-    qa, qb, q_shift = _projection(q, middle[0]) if k_bins else (empty, empty, torch.zeros(B, Hq, device=dev))
     no_channels = torch.zeros(H, 0, dtype=torch.long, device=dev)
     ke, kept_k = (middle[0].exact.contiguous(), middle[0].kept) if middle else (empty, no_channels)
     ve, kept_v = (middle[1].exact.contiguous(), middle[1].kept) if middle else (empty, no_channels)
@@ -328,20 +363,29 @@ def fourier_decode(
         torch.empty(B, Hq, S, device=dev),
         torch.empty(B, Hq, S, device=dev),
     )
-    uc, us = (torch.empty(B, Hq, S, F, device=dev) for _ in range(2)) if v_bins else (empty, empty)
     precision = "ieee" if keys.dtype == torch.float32 else "tf32"
-    block_f = min(BLOCK_F_MAX, _pow2(F))
+    L0, block_f = keys.shape[-2], min(BLOCK_F_MAX, _pow2(F))
+    shared = {"R_PAD": _pow2(Hq), "BLOCK_F": block_f, "PRECISION": precision}  # the all-heads kernels
+    if k_bins:
+        qa, qb, q_shift = _projection(q, middle[0])
+        _compressed_scores_kernel[(B, triton.cdiv(M, BLOCK_T_MAX))](
+            qa, qb, q_shift, scores, Hq, F, P, M, L, L0, BLOCK_T=BLOCK_T_MAX, **shared, num_warps=HEADS_WARPS
+        )
     CK, CV = kept_k.shape[-1], kept_v.shape[-1]
     _split_kernel[(B * H, S)](
-        q.contiguous(), qa, qb, q_shift, pad,
+        q.contiguous(), pad,
         *(a for part in (view.prefix, view.window, view.new) for a in _exact_args(part, empty)),
         _ptr(ke, empty), _ptr(ve, empty), _ptr(_index(kept_k), no_index), _ptr(_index(kept_v), no_index),
-        CK, CV, M, P, F,
-        scores, o, m, total, uc, us,
+        CK, CV, M, scores, o, m, total,
         H, G, D, L, S, split, scaling * math.log2(math.e),
-        G_PAD=_pow2(G), D_PAD=_pow2(D), CK_PAD=_pow2(CK), CV_PAD=_pow2(CV), BLOCK_T=block_t, BLOCK_F=block_f,
-        K_BINS=k_bins, V_BINS=v_bins, PRECISION=precision, num_warps=SPLIT_WARPS,
+        G_PAD=_pow2(G), D_PAD=_pow2(D), CK_PAD=_pow2(CK), CV_PAD=_pow2(CV), BLOCK_T=block_t,
+        K_BINS=k_bins, PRECISION=precision, num_warps=SPLIT_WARPS,
     )  # fmt: skip
+    uc, us = (torch.empty(B, Hq, S, F, device=dev) for _ in range(2)) if v_bins else (empty, empty)
+    if v_bins:
+        _weighted_basis_kernel[(B, S, triton.cdiv(F, block_f))](
+            scores, m, uc, us, Hq, F, P, M, L, L0, S, split, BLOCK_T=block_t, **shared, num_warps=HEADS_WARPS
+        )
     out = torch.empty(B, Hq, D, device=dev)
     vm = middle[1] if v_bins else None
     CC = vm.dropped.shape[-1] if v_bins else 0

@@ -46,9 +46,11 @@ def compile(kernel, constants, warps, dtype):
 
 out = {}
 for dtype, precision in (("bf16", "tf32"), ("fp16", "tf32"), ("fp32", "ieee")):
-    split = dict(G_PAD=16, D_PAD=128, CK_PAD=32, CV_PAD=32, BLOCK_T=fd.BLOCK_T_MAX, BLOCK_F=fd.BLOCK_F_MAX,
-                 K_BINS=True, V_BINS=True, PRECISION=precision)
+    split = dict(G_PAD=16, D_PAD=128, CK_PAD=32, CV_PAD=32, BLOCK_T=fd.BLOCK_T_MAX, K_BINS=True, PRECISION=precision)
     out[f"split-{dtype}"] = compile(fd._split_kernel, split, fd.SPLIT_WARPS, dtype)
+    heads = dict(R_PAD=32, BLOCK_T=fd.BLOCK_T_MAX, BLOCK_F=fd.BLOCK_F_MAX, PRECISION=precision)  # 32 query heads
+    out[f"scores-{dtype}"] = compile(fd._compressed_scores_kernel, heads, fd.HEADS_WARPS, dtype)
+    out[f"basis-{dtype}"] = compile(fd._weighted_basis_kernel, heads, fd.HEADS_WARPS, dtype)
 merge = dict(G_PAD=16, D_PAD=128, CC_PAD=128, BLOCK_F=fd.BLOCK_F_MAX, V_BINS=True, AFFINE=True)
 out["merge"] = compile(fd._merge_kernel, merge, fd.MERGE_WARPS, "fp32")
 out["rotary"] = compile(rk._rotary_kernel, dict(BLOCK_H=16, BLOCK_N=64, BLOCK_REST=0), 4, "bf16")
@@ -64,4 +66,4 @@ def test_kernels_compile_for_sm90_and_the_decode_split_does_not_spill():
     assert run.returncode == 0, run.stderr[-3000:]
     spills = json.loads(run.stdout.strip().splitlines()[-1])
     # fp32 caches (tests, not serving) may spill a little; the half-precision path and the merge may not
-    assert spills["split-bf16"] == spills["split-fp16"] == spills["merge"] == 0, spills
+    assert all(n == 0 for kernel, n in spills.items() if not kernel.endswith("fp32")), spills
