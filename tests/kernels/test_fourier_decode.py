@@ -53,8 +53,9 @@ def _check(layer, group=2, pad=None, split=32, dtype=torch.float32):
     out = fourier_decode(q, view, 0.3, pad, split=split)
     expected = reference_attention(q, view, 0.3, pad)
     assert out.dtype == torch.float32 and out.shape == expected.shape and not out.isnan().any()
-    # fp16: the probabilities are rounded to fp16 before the value product, as in FlashAttention
-    tol = {"rtol": 1e-4, "atol": 1e-4} if dtype == torch.float32 else {"rtol": 2e-3, "atol": 2e-3}
+    # half precision: the probabilities are rounded before the value product, as in FlashAttention
+    tol = {torch.float32: 1e-4, torch.float16: 2e-3, torch.bfloat16: 1.6e-2}[dtype]  # half: 2x its epsilon
+    tol = {"rtol": tol, "atol": tol}
     torch.testing.assert_close(out, expected, **tol)
 
 
@@ -71,8 +72,11 @@ def test_head_dims_and_gqa(head_dim, group):
     _check(_layer(120, head_dim=head_dim, heads=2), group=group)
 
 
+GPU_ONLY = pytest.mark.skipif(not torch.cuda.is_available(), reason="Triton's interpreter mishandles bf16")
+
+
 @pytest.mark.parametrize("affine", [False, True])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16, pytest.param(torch.bfloat16, marks=GPU_ONLY)])
 def test_dtypes_and_the_affine_correction(dtype, affine):
     layer = _layer(200, dtype=dtype, affine=affine, frequencies=12)
     assert (layer.middle[0].scale is not None) == affine

@@ -45,7 +45,7 @@ def compile(kernel, constants, warps, dtype):
     return sum(int(n) for n in re.findall(r"(\d+) bytes spill", report))
 
 out = {}
-for dtype, precision in (("bf16", "tf32"), ("fp16", "tf32"), ("fp32", "ieee")):
+for dtype, precision in (("bf16", "tf32"), ("fp32", "ieee")):
     split = dict(G_PAD=16, D_PAD=128, CK_PAD=32, CV_PAD=32, BLOCK_T=fd.BLOCK_T_MAX, K_BINS=True, PRECISION=precision)
     out[f"split-{dtype}"] = compile(fd._split_kernel, split, fd.SPLIT_WARPS, dtype)
     heads = dict(R_PAD=32, BLOCK_T=fd.BLOCK_T_MAX, BLOCK_F=fd.BLOCK_F_MAX, PRECISION=precision)  # 32 query heads
