@@ -44,11 +44,12 @@ def test_readme_catalogue_lists_every_registered_variant():
     text = README.read_text()
     from videorope.cache import SCHEDULES
     from videorope.cache.policies import CACHES
+    from videorope.llada.sampler import REMASKING
     from videorope.niah import HAYSTACKS
     from videorope.niah import TASKS as NIAH_TASKS
     from videorope.vruler.tasks import TASKS
 
-    for registry in (LAYOUTS, ALLOCATIONS, SCALINGS, TASKS, NIAH_TASKS, HAYSTACKS, CACHES, SCHEDULES):
+    for registry in (LAYOUTS, ALLOCATIONS, SCALINGS, TASKS, NIAH_TASKS, HAYSTACKS, CACHES, SCHEDULES, REMASKING):
         for name in registry.names():
             assert f"| `{name}` |" in text, f"README catalogue misses {registry.kind} {name!r}"
 

@@ -1,0 +1,126 @@
+"""The LLaDA sampler (REFERENCE section 7): unmask a canvas of MASK tokens step by step.
+
+The canvas is the prompt followed by ``gen_length`` masks, filled block by block
+(``block_length`` tokens, semi-autoregressive). Each block gets ``steps / blocks`` steps,
+and its masks are spread evenly over them (the first steps take the remainder). Each step
+runs one forward pass (two with classifier-free guidance, ``un + (cfg + 1) (cond - un)``
+where ``un`` masks the prompt), draws a token per position by Gumbel-max in float64
+(``temperature=0``: argmax), and commits, among the block's masked positions, the
+scheduled number with the highest confidence: the drawn token's softmax probability
+(``low_confidence``) or a uniform draw (``random``). Committed tokens never change and
+nothing past the current block is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from tqdm.auto import tqdm
+
+from videorope.registry import Registry
+
+__all__ = ["REMASKING", "generate", "transfer_schedule"]
+
+REMASKING = Registry("remasking rule")
+"""``fn(logits (B, L, V) float64, drawn (B, L), generator) -> confidence (B, L)``: which masked
+positions a step commits first (highest first)."""
+
+
+@REMASKING.register(
+    "low_confidence", paper="LLaDA (Nie et al., 2025)", summary="softmax probability of the drawn token"
+)
+def _low_confidence(logits: torch.Tensor, drawn: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.softmax(logits, dim=-1).gather(-1, drawn[..., None])[..., 0]
+
+
+@REMASKING.register("random", paper="LLaDA (Nie et al., 2025)", summary="a uniform draw per position")
+def _random(logits: torch.Tensor, drawn: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    return torch.rand(drawn.shape, generator=generator, device=drawn.device, dtype=torch.float64)
+
+
+def transfer_schedule(masked: torch.Tensor, steps: int) -> torch.Tensor:
+    """Tokens to commit at each of ``steps`` steps for ``masked`` (B,) masked positions:
+    (B, steps), spread evenly, the first ``masked % steps`` steps taking one more."""
+    base = masked[:, None] // steps
+    extra = torch.arange(steps, device=masked.device)[None, :] < (masked % steps)[:, None]
+    return base + extra.long()
+
+
+def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Gumbel-max in float64: argmax of exp(logits) / (-log u)^temperature; argmax at 0."""
+    if temperature == 0:
+        return logits.argmax(-1)
+    u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=torch.float64)
+    return (logits.exp() / (-torch.log(u)) ** temperature).argmax(-1)
+
+
+def _check(gen_length: int, block_length: int, steps: int) -> int:
+    if gen_length < 1 or block_length < 1 or gen_length % block_length:
+        raise ValueError(f"gen_length ({gen_length}) must be a positive multiple of block_length ({block_length})")
+    blocks = gen_length // block_length
+    if steps < blocks or steps % blocks:
+        raise ValueError(f"steps ({steps}) must be a positive multiple of the number of blocks ({blocks})")
+    return blocks
+
+
+@torch.no_grad()
+def generate(
+    model: torch.nn.Module,
+    prompt: torch.Tensor,
+    gen_length: int = 128,
+    block_length: int = 32,
+    steps: int = 128,
+    temperature: float = 0.0,
+    cfg_scale: float = 0.0,
+    remasking: str = "low_confidence",
+    attention_mask: torch.Tensor | None = None,
+    generator: torch.Generator | None = None,
+    callback: Callable[[int, torch.Tensor], None] | None = None,
+    progress: bool = True,
+) -> torch.Tensor:
+    """Fill ``gen_length`` masks after ``prompt`` (B, Lp) (left-padded rows with
+    ``attention_mask`` (B, Lp)); returns the canvas (B, Lp + gen_length). ``callback(step,
+    canvas)`` runs after every step; ``generator`` makes sampling reproducible."""
+    blocks = _check(gen_length, block_length, steps)
+    rule = REMASKING[remasking].fn
+    mask_id, (B, Lp) = model.config.mask_token_id, prompt.shape
+    canvas = torch.cat([prompt, torch.full((B, gen_length), mask_id, dtype=prompt.dtype, device=prompt.device)], 1)
+    if attention_mask is not None:
+        attention_mask = torch.cat([attention_mask, attention_mask.new_ones(B, gen_length)], 1)
+    per_block = steps // blocks
+    bar = tqdm(total=steps, desc="LLaDA sampling", disable=not progress)
+    step = 0
+    for block in range(blocks):
+        end = Lp + (block + 1) * block_length
+        schedule = transfer_schedule((canvas[:, Lp + block * block_length : end] == mask_id).sum(-1), per_block)
+        for i in range(per_block):
+            masked = canvas == mask_id
+            logits = _logits(model, canvas, attention_mask, Lp, cfg_scale, mask_id).double()
+            drawn = _draw(logits, temperature, generator)
+            confidence = rule(logits, drawn, generator)
+            confidence[:, end:] = -torch.inf  # nothing past the current block
+            confidence = torch.where(masked, confidence, -torch.inf)
+            order = confidence.argsort(dim=-1, descending=True)
+            commit = torch.zeros_like(masked)
+            for row in range(B):  # each row commits its own scheduled count
+                commit[row, order[row, : schedule[row, i]]] = True
+            canvas = torch.where(commit, drawn, canvas)
+            step += 1
+            bar.update()
+            if callback is not None:
+                callback(step, canvas)
+    bar.close()
+    return canvas
+
+
+def _logits(model, canvas, attention_mask, prompt_length: int, cfg_scale: float, mask_id: int) -> torch.Tensor:
+    """The model's logits (B, L, V), with classifier-free guidance when ``cfg_scale`` > 0."""
+    if cfg_scale == 0:
+        return model(canvas, attention_mask=attention_mask).logits
+    unconditional = canvas.clone()
+    unconditional[:, :prompt_length] = mask_id
+    mask = None if attention_mask is None else attention_mask.repeat(2, 1)
+    both = model(torch.cat([canvas, unconditional]), attention_mask=mask).logits
+    cond, un = both.chunk(2)
+    return un + (cfg_scale + 1) * (cond - un)
