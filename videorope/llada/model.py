@@ -24,6 +24,7 @@ from transformers.modeling_outputs import MaskedLMOutput
 
 from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec
 from videorope.integrations.kernel import Angles
+from videorope.llada.cache import PromptCache
 from videorope.rope.rotary import apply_rotary
 
 __all__ = ["LLaDAConfig", "LLaDAModelLM", "load_llada", "tiny_llada"]
@@ -82,8 +83,11 @@ class LLaDABlock(nn.Module):
         self.attn_norm = nn.RMSNorm(d, eps=config.rms_norm_eps)
         self.ff_norm = nn.RMSNorm(d, eps=config.rms_norm_eps)
 
-    def forward(self, x: torch.Tensor, rotary: tuple, keep: torch.Tensor | None) -> torch.Tensor:
-        """x (B, L, d); rotary: the rotary module's (cos, sin); keep (B, 1, 1, L) bool or None."""
+    def forward(self, x: torch.Tensor, rotary: tuple, keep: torch.Tensor | None, cache: PromptCache | None = None,
+                full: bool = True) -> torch.Tensor:  # fmt: skip
+        """x (B, L, d); rotary: the rotary module's (cos, sin); keep (B, 1, 1, L_keys) bool or
+        None. With ``cache``: a ``full`` pass records the prompt's keys and values, otherwise
+        x holds only the positions after the prompt and attends to the recorded ones too."""
         B, L, _ = x.shape
         h = self.attn_norm(x)
         q = self.q_proj(h).view(B, L, self.heads, self.head_dim).transpose(1, 2)  # (B, H, L, hd)
@@ -96,6 +100,11 @@ class LLaDABlock(nn.Module):
             q, k = rotate(q, k, cos.positions, cos.table, head_axis=1)
         else:
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if cache is not None and full:
+            cache.store(self.layer_idx, k[:, :, : cache.length], v[:, :, : cache.length])
+        elif cache is not None:
+            prompt_k, prompt_v = cache.read(self.layer_idx)
+            k, v = torch.cat([prompt_k.to(k.dtype), k], 2), torch.cat([prompt_v.to(v.dtype), v], 2)
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=keep, enable_gqa=self.kv_heads != self.heads)
         x = x + self.attn_out(out.transpose(1, 2).reshape(B, L, -1))
         h = self.ff_norm(x)
@@ -123,7 +132,9 @@ class LLaDAModel(nn.Module):
 class LLaDAModelLM(nn.Module):
     """LLaDA with its output head: ``forward(input_ids (B, L), attention_mask (B, L) with 0 on
     padding)`` -> ``MaskedLMOutput`` with logits (B, L, vocab). Every position sees every
-    other (no causal mask); padded keys are hidden."""
+    other (no causal mask); padded keys are hidden. With a ``prompt_cache``
+    (:class:`~videorope.llada.cache.PromptCache`) a step that reuses it runs on the positions
+    after the prompt only and returns their logits (B, L - prompt, vocab)."""
 
     def __init__(self, config: LLaDAConfig):
         super().__init__()
@@ -135,15 +146,21 @@ class LLaDAModelLM(nn.Module):
         return self.model.transformer.wte.weight.device
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None) -> MaskedLMOutput:  # fmt: skip
+                position_ids: torch.Tensor | None = None,
+                prompt_cache: PromptCache | None = None) -> MaskedLMOutput:  # fmt: skip
         t = self.model.transformer
-        x = t.wte(input_ids)
+        full = prompt_cache is None or prompt_cache.full_forward()
         if position_ids is None:
             position_ids = torch.arange(input_ids.shape[1], device=input_ids.device).expand_as(input_ids)
+        if not full:  # the prompt's keys and values come from the cache
+            input_ids, position_ids = input_ids[:, prompt_cache.length :], position_ids[:, prompt_cache.length :]
+        x = t.wte(input_ids)
         rotary = self.model.rotary_emb(x, position_ids)
         keep = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         for block in t.blocks:
-            x = block(x, rotary, keep)
+            x = block(x, rotary, keep, prompt_cache, full)
+        if prompt_cache is not None:
+            prompt_cache.tick(full)
         x = t.ln_f(x)
         head = t.wte.weight if self.config.weight_tying else t.ff_out.weight
         return MaskedLMOutput(logits=(x @ head.T)[..., : self.config.vocab_size].float())

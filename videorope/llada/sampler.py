@@ -8,7 +8,8 @@ where ``un`` masks the prompt), draws a token per position by Gumbel-max in floa
 (``temperature=0``: argmax), and commits, among the block's masked positions, the
 scheduled number with the highest confidence: the drawn token's softmax probability
 (``low_confidence``) or a uniform draw (``random``). Committed tokens never change and
-nothing past the current block is committed.
+nothing past the current block is committed. A
+:class:`~videorope.llada.cache.PromptCache` skips recomputing the prompt between refreshes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from collections.abc import Callable
 import torch
 from tqdm.auto import tqdm
 
+from videorope.llada.cache import PromptCache
 from videorope.registry import Registry
 
 __all__ = ["REMASKING", "generate", "transfer_schedule"]
@@ -75,16 +77,21 @@ def generate(
     cfg_scale: float = 0.0,
     remasking: str = "low_confidence",
     attention_mask: torch.Tensor | None = None,
+    prompt_cache: PromptCache | None = None,
     generator: torch.Generator | None = None,
     callback: Callable[[int, torch.Tensor], None] | None = None,
     progress: bool = True,
 ) -> torch.Tensor:
     """Fill ``gen_length`` masks after ``prompt`` (B, Lp) (left-padded rows with
-    ``attention_mask`` (B, Lp)); returns the canvas (B, Lp + gen_length). ``callback(step,
-    canvas)`` runs after every step; ``generator`` makes sampling reproducible."""
+    ``attention_mask`` (B, Lp)); returns the canvas (B, Lp + gen_length). ``prompt_cache``
+    (a fresh :class:`~videorope.llada.cache.PromptCache` for this prompt) reuses the prompt's
+    keys and values between refreshes, an approximation. ``callback(step, canvas)`` runs
+    after every step; ``generator`` makes sampling reproducible."""
     blocks = _check(gen_length, block_length, steps)
     rule = REMASKING[remasking].fn
     mask_id, (B, Lp) = model.config.mask_token_id, prompt.shape
+    if prompt_cache is not None and (cfg_scale or prompt_cache.length != Lp or prompt_cache.layers):
+        raise ValueError("prompt_cache: pass a fresh PromptCache(prompt length, refresh) and no cfg_scale")
     canvas = torch.cat([prompt, torch.full((B, gen_length), mask_id, dtype=prompt.dtype, device=prompt.device)], 1)
     if attention_mask is not None:
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones(B, gen_length)], 1)
@@ -92,11 +99,12 @@ def generate(
     bar = tqdm(total=steps, desc="LLaDA sampling", disable=not progress)
     step = 0
     for block in range(blocks):
-        end = Lp + (block + 1) * block_length
-        schedule = transfer_schedule((canvas[:, Lp + block * block_length : end] == mask_id).sum(-1), per_block)
+        start, end = block * block_length, (block + 1) * block_length  # in the generated part
+        schedule = transfer_schedule((canvas[:, Lp + start : Lp + end] == mask_id).sum(-1), per_block)
         for i in range(per_block):
-            masked = canvas == mask_id
-            logits = _logits(model, canvas, attention_mask, Lp, cfg_scale, mask_id).double()
+            masked = canvas[:, Lp:] == mask_id  # (B, gen_length)
+            logits = _logits(model, canvas, attention_mask, prompt_cache, Lp, cfg_scale, mask_id)
+            logits = logits[:, -gen_length:].double()
             drawn = _draw(logits, temperature, generator)
             confidence = rule(logits, drawn, generator)
             confidence[:, end:] = -torch.inf  # nothing past the current block
@@ -105,7 +113,7 @@ def generate(
             commit = torch.zeros_like(masked)
             for row in range(B):  # each row commits its own scheduled count
                 commit[row, order[row, : schedule[row, i]]] = True
-            canvas = torch.where(commit, drawn, canvas)
+            canvas[:, Lp:] = torch.where(commit, drawn, canvas[:, Lp:])
             step += 1
             bar.update()
             if callback is not None:
@@ -114,10 +122,11 @@ def generate(
     return canvas
 
 
-def _logits(model, canvas, attention_mask, prompt_length: int, cfg_scale: float, mask_id: int) -> torch.Tensor:
-    """The model's logits (B, L, V), with classifier-free guidance when ``cfg_scale`` > 0."""
+def _logits(model, canvas, attention_mask, prompt_cache, prompt_length: int, cfg_scale: float, mask_id: int):
+    """The model's logits (B, L or L - prompt, V), with classifier-free guidance when
+    ``cfg_scale`` > 0."""
     if cfg_scale == 0:
-        return model(canvas, attention_mask=attention_mask).logits
+        return model(canvas, attention_mask=attention_mask, prompt_cache=prompt_cache).logits
     unconditional = canvas.clone()
     unconditional[:, :prompt_length] = mask_id
     mask = None if attention_mask is None else attention_mask.repeat(2, 1)
