@@ -5,6 +5,7 @@ videorope layout --layout videorope --frames 8 --grid 4x4 --out layout.png
 videorope niah generate --set lengths=[2048,4096] --out niah/
 videorope niah eval --samples niah/niah.jsonl --out run/ && videorope niah report run/ --out report/
 videorope analyze positional --length 4k --out analysis/
+videorope llada niah --model path/to/LLaDA-8B-Base --scaling critical-ntk --target-length 24k --out llada/
 """
 
 from __future__ import annotations
@@ -138,6 +139,15 @@ def _niah_eval(args: argparse.Namespace) -> None:
     results = evaluate(model, tokenizer, args.samples, args.out, name=args.model, batch_size=args.batch_size,
                        max_new_tokens=args.max_new_tokens, progress=not args.quiet)  # fmt: skip
     print(results)
+
+
+def _llada_niah(args: argparse.Namespace) -> None:
+    from videorope.llada.niah import run_niah
+
+    options = _positional_options(args, ("factor", "target_length"))
+    report = run_niah(args.model, args.out, tuple(args.lengths), _niah_sweep(args), args.scaling, options,
+                      args.batch_size, progress=not args.quiet)  # fmt: skip
+    print(report.read_text())
 
 
 def _niah_report(args: argparse.Namespace) -> None:
@@ -412,6 +422,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("rundirs", nargs="+", help="run folders written by `videorope niah eval`")
     p.add_argument("--out", required=True, help="report folder: niah.md and PNGs")
     p.set_defaults(run=_niah_report)
+
+    llada = sub.add_parser("llada", help="LLaDA, the masked diffusion LM: NIAH through its sampler")
+    lsub = llada.add_subparsers(dest="llada_command", required=True, metavar="STEP")
+    p = lsub.add_parser("niah", help="NIAH samples, replies by the LLaDA sampler, heatmaps (resumes)")
+    p.add_argument(
+        "--model", required=True, help="a local LLaDA checkpoint folder (config.json, safetensors, tokenizer)"
+    )
+    p.add_argument("--lengths", type=_lengths, default=[4096, 8192], help="NIAH lengths (default 4k,8k)")
+    p.add_argument("--scaling", help="length extension, e.g. critical-ntk (LongLLaDA); default: none")
+    p.add_argument("--factor", type=float, help="scale factor of linear, ntk, dynamic, yarn")
+    p.add_argument("--target-length", type=_length, help="target of critical-ntk, e.g. 24k")
+    _repeatable(p, "--option", "any other scaling option (repeatable)")
+    _niah_flags(p)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--out", required=True, help="folder: niah/ (samples), run/ (replies), report/ (tables, PNGs)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_llada_niah)
     return parser
 
 

@@ -108,3 +108,21 @@ def test_the_published_config_fields_map_to_transformers_names():
     assert (c.hidden_size, c.num_attention_heads, c.num_hidden_layers, c.head_dim, c.max_position_embeddings) == (
         4096, 32, 32, 128, 4096)  # fmt: skip
     assert (c.mask_token_id, c.eos_token_id, c.vocab_size) == (126336, 126081, 126464)
+
+
+def test_the_niah_command_runs_through_the_sampler_on_a_written_checkpoint(tmp_path):
+    """``videorope llada niah`` on a tiny checkpoint in the published layout with its tokenizer:
+    samples, replies scored by the NIAH runner, and the report with its heatmap."""
+    from videorope.cli import main
+    from videorope.models import tiny_tokenizer
+
+    model = tiny_llada(max_sequence_length=512)
+    _write(model, tmp_path / "ckpt")
+    tiny_tokenizer().save_pretrained(tmp_path / "ckpt")
+    argv = ["llada", "niah", "--model", str(tmp_path / "ckpt"), "--lengths", "512,768", "--depths", "2",
+            "--scaling", "critical-ntk", "--target-length", "1k", "--out", str(tmp_path / "out"), "-q"]  # fmt: skip
+    main(argv)
+    results = (tmp_path / "out" / "run" / "results.jsonl").read_text().splitlines()
+    assert len(results) == 4 and (tmp_path / "out" / "report" / "niah.md").exists()
+    assert list((tmp_path / "out" / "report").glob("*.png"))
+    assert json.loads((tmp_path / "out" / "run" / "run.json").read_text())["positional"]["scaling"] == "critical-ntk"

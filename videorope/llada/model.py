@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import PretrainedConfig
+from transformers import AutoConfig, PretrainedConfig
 from transformers.modeling_outputs import MaskedLMOutput
 
 from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec
@@ -165,6 +165,19 @@ class LLaDAModelLM(nn.Module):
         head = t.wte.weight if self.config.weight_tying else t.ff_out.weight
         return MaskedLMOutput(logits=(x @ head.T)[..., : self.config.vocab_size].float())
 
+    def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, max_new_tokens: int = 32,
+                 do_sample: bool = False, pad_token_id: int | None = None, **sampler: Any) -> torch.Tensor:  # fmt: skip
+        """The transformers-style entry to :func:`videorope.llada.sampler.generate`, so code that
+        calls ``model.generate`` (``videorope.niah``) runs LLaDA unchanged: ``max_new_tokens``
+        masks in one block, one token per step; ``do_sample=False`` is temperature 0;
+        padding comes from ``attention_mask`` (``pad_token_id`` is not needed). Other keywords
+        go to the sampler. Returns the canvas (B, L + max_new_tokens)."""
+        from videorope.llada.sampler import generate
+
+        settings = {"block_length": max_new_tokens, "steps": max_new_tokens, "progress": False}
+        settings |= {} if do_sample else {"temperature": 0.0}
+        return generate(self, input_ids, max_new_tokens, attention_mask=attention_mask, **{**settings, **sampler})
+
 
 def tiny_llada(seed: int = 0, **overrides: Any) -> LLaDAModelLM:
     """A tiny random LLaDA (2 layers, d_model 64, 4 heads of 16, vocab 256, mask token 255)
@@ -202,6 +215,7 @@ def load_llada(path: str | Path, dtype: torch.dtype = torch.bfloat16, device: st
     fields = json.loads(config_file.read_text())
     if fields.get("model_type") != "llada":
         raise ValueError(f"{config_file}: model_type is {fields.get('model_type')!r}, not 'llada'")
+    fields = {k: v for k, v in fields.items() if k not in ("model_type", "architectures", "auto_map")}
     with torch.device("meta"):
         model = LLaDAModelLM(LLaDAConfig(**fields))
     expected = model.state_dict()
@@ -219,6 +233,9 @@ def load_llada(path: str | Path, dtype: torch.dtype = torch.bfloat16, device: st
     model.load_state_dict({n: t.to(dtype) for n, t in state.items()}, assign=True)
     model.model.rotary_emb = RotaryEmbedding(rope_spec(model.config), model.model.rotary_emb.choice).to(device)
     return model.eval()
+
+
+AutoConfig.register("llada", LLaDAConfig)  # AutoTokenizer reads a LLaDA folder's config.json without remote code
 
 
 def _patch_llada(model: LLaDAModelLM, choice: PositionalChoice) -> None:
