@@ -81,3 +81,14 @@ def test_bad_lengths_are_refused():
         generate(model, prompt, gen_length=10, block_length=4, steps=4, progress=False)
     with pytest.raises(ValueError, match="multiple of the number of blocks"):
         generate(model, prompt, gen_length=8, block_length=4, steps=3, progress=False)
+
+
+def test_a_left_padded_row_samples_as_it_would_alone():
+    model = tiny_llada()
+    prompt = _prompt(batch=2, length=9)
+    prompt[1, :3] = 254  # row 1: three pads, then six tokens
+    mask = torch.ones_like(prompt)
+    mask[1, :3] = 0
+    together, _ = _run(model, prompt, attention_mask=mask)
+    alone, _ = _run(model, prompt[1:, 3:])
+    assert torch.equal(together[1, 9:], alone[0, 6:])

@@ -93,8 +93,10 @@ def generate(
     if prompt_cache is not None and (cfg_scale or prompt_cache.length != Lp or prompt_cache.layers):
         raise ValueError("prompt_cache: pass a fresh PromptCache(prompt length, refresh) and no cfg_scale")
     canvas = torch.cat([prompt, torch.full((B, gen_length), mask_id, dtype=prompt.dtype, device=prompt.device)], 1)
-    if attention_mask is not None:
+    positions = None
+    if attention_mask is not None:  # left padding: each row counts positions from its first token
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones(B, gen_length)], 1)
+        positions = (attention_mask.cumsum(-1) - 1).clamp_min(0)
     per_block = steps // blocks
     bar = tqdm(total=steps, desc="LLaDA sampling", disable=not progress)
     step = 0
@@ -103,7 +105,7 @@ def generate(
         schedule = transfer_schedule((canvas[:, Lp + start : Lp + end] == mask_id).sum(-1), per_block)
         for i in range(per_block):
             masked = canvas[:, Lp:] == mask_id  # (B, gen_length)
-            logits = _logits(model, canvas, attention_mask, prompt_cache, Lp, cfg_scale, mask_id)
+            logits = _logits(model, canvas, attention_mask, positions, prompt_cache, Lp, cfg_scale, mask_id)
             logits = logits[:, -gen_length:].double()
             drawn = _draw(logits, temperature, generator)
             confidence = rule(logits, drawn, generator)
@@ -122,14 +124,16 @@ def generate(
     return canvas
 
 
-def _logits(model, canvas, attention_mask, prompt_cache, prompt_length: int, cfg_scale: float, mask_id: int):
+def _logits(model, canvas, attention_mask, positions, prompt_cache, prompt_length: int, cfg_scale: float,
+            mask_id: int):  # fmt: skip
     """The model's logits (B, L or L - prompt, V), with classifier-free guidance when
     ``cfg_scale`` > 0."""
     if cfg_scale == 0:
-        return model(canvas, attention_mask=attention_mask, prompt_cache=prompt_cache).logits
+        return model(canvas, attention_mask=attention_mask, position_ids=positions, prompt_cache=prompt_cache).logits
     unconditional = canvas.clone()
     unconditional[:, :prompt_length] = mask_id
-    mask = None if attention_mask is None else attention_mask.repeat(2, 1)
-    both = model(torch.cat([canvas, unconditional]), attention_mask=mask).logits
+    twice = lambda t: None if t is None else t.repeat(2, 1)  # noqa: E731
+    both = model(torch.cat([canvas, unconditional]), attention_mask=twice(attention_mask),
+                 position_ids=twice(positions)).logits  # fmt: skip
     cond, un = both.chunk(2)
     return un + (cfg_scale + 1) * (cond - un)
