@@ -45,7 +45,7 @@ def compile(kernel, constants, warps, dtype):
     return sum(int(n) for n in re.findall(r"(\d+) bytes spill", report))
 
 out = {}
-for dtype, precision in (("bf16", "tf32"), ("fp32", "ieee")):
+for dtype, precision in (("bf16", "tf32"),):  # the serving dtype (fp32 caches may spill a little)
     split = dict(G_PAD=16, D_PAD=128, CK_PAD=32, CV_PAD=32, BLOCK_T=fd.BLOCK_T_MAX, K_BINS=True, PRECISION=precision)
     out[f"split-{dtype}"] = compile(fd._split_kernel, split, fd.SPLIT_WARPS, dtype)
     heads = dict(R_PAD=32, BLOCK_T=fd.BLOCK_T_MAX, BLOCK_F=fd.BLOCK_F_MAX, PRECISION=precision)  # 32 query heads
@@ -65,5 +65,4 @@ def test_kernels_compile_for_sm90_and_the_decode_split_does_not_spill():
         pytest.skip("this Triton build ships no ptxas")
     assert run.returncode == 0, run.stderr[-3000:]
     spills = json.loads(run.stdout.strip().splitlines()[-1])
-    # fp32 caches (tests, not serving) may spill a little; the half-precision path and the merge may not
-    assert all(n == 0 for kernel, n in spills.items() if not kernel.endswith("fp32")), spills
+    assert all(n == 0 for n in spills.values()), spills
