@@ -70,3 +70,17 @@ def test_bad_prompt_caches_are_refused():
         PromptCache(40, 2, plan=_half_plan(model))
     with pytest.raises(ValueError, match="below the prompt length"):
         PromptCache(80, 2, _half_plan(model), OPTIONS)
+
+
+def test_a_plan_calibrated_on_llada_compresses_the_prompt_cache():
+    """calibrate() sees LLaDA's keys and values through a transformers cache, like a decoder's."""
+    from videorope.cache.calibrate import calibrate
+
+    model, canvas = tiny_llada(), _canvas()
+    prompts = [torch.randint(0, 200, (60,), generator=torch.Generator().manual_seed(s)) for s in range(2)]
+    plan = calibrate(model, prompts, OPTIONS, "uniform:0.5", progress=False)
+    assert (plan.num_layers, plan.head_dim, plan.compressed_fraction()) == (2, 16, 0.5)
+    cache = PromptCache(40, 2, plan, OPTIONS)
+    with torch.no_grad():
+        model(canvas, prompt_cache=cache)
+        assert model(canvas, prompt_cache=cache).logits.shape == (2, 8, 256)

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from transformers import AutoConfig, PretrainedConfig
+from transformers.cache_utils import Cache
 from transformers.modeling_outputs import MaskedLMOutput
 
 from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec
@@ -84,10 +85,12 @@ class LLaDABlock(nn.Module):
         self.ff_norm = nn.RMSNorm(d, eps=config.rms_norm_eps)
 
     def forward(self, x: torch.Tensor, rotary: tuple, keep: torch.Tensor | None, cache: PromptCache | None = None,
-                full: bool = True) -> torch.Tensor:  # fmt: skip
+                full: bool = True, past_key_values: Cache | None = None) -> torch.Tensor:  # fmt: skip
         """x (B, L, d); rotary: the rotary module's (cos, sin); keep (B, 1, 1, L_keys) bool or
         None. With ``cache``: a ``full`` pass records the prompt's keys and values, otherwise
-        x holds only the positions after the prompt and attends to the recorded ones too."""
+        x holds only the positions after the prompt and attends to the recorded ones too.
+        A transformers ``past_key_values`` cache is updated and read like a decoder's (what
+        :func:`videorope.cache.calibrate.calibrate` uses to see the keys and values)."""
         B, L, _ = x.shape
         h = self.attn_norm(x)
         q = self.q_proj(h).view(B, L, self.heads, self.head_dim).transpose(1, 2)  # (B, H, L, hd)
@@ -100,6 +103,8 @@ class LLaDABlock(nn.Module):
             q, k = rotate(q, k, cos.positions, cos.table, head_axis=1)
         else:
             q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        if past_key_values is not None:
+            k, v = past_key_values.update(k, v, self.layer_idx)
         if cache is not None and full:
             cache.store(self.layer_idx, k[:, :, : cache.length], v[:, :, : cache.length])
         elif cache is not None:
@@ -145,9 +150,17 @@ class LLaDAModelLM(nn.Module):
     def device(self) -> torch.device:
         return self.model.transformer.wte.weight.device
 
+    @property
+    def base_model(self) -> LLaDAModelLM:
+        return self
+
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None,
-                position_ids: torch.Tensor | None = None,
-                prompt_cache: PromptCache | None = None) -> MaskedLMOutput:  # fmt: skip
+                position_ids: torch.Tensor | None = None, prompt_cache: PromptCache | None = None,
+                past_key_values: Cache | None = None, use_cache: bool = True) -> MaskedLMOutput:  # fmt: skip
+        """``past_key_values``: a transformers cache each layer updates and reads (``use_cache``
+        is accepted for transformers-style callers; the cache given is always used)."""
+        if prompt_cache is not None and past_key_values is not None:
+            raise ValueError("pass prompt_cache or past_key_values, not both")
         t = self.model.transformer
         full = prompt_cache is None or prompt_cache.full_forward()
         if position_ids is None:
@@ -158,7 +171,7 @@ class LLaDAModelLM(nn.Module):
         rotary = self.model.rotary_emb(x, position_ids)
         keep = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         for block in t.blocks:
-            x = block(x, rotary, keep, prompt_cache, full)
+            x = block(x, rotary, keep, prompt_cache, full, past_key_values)
         if prompt_cache is not None:
             prompt_cache.tick(full)
         x = t.ln_f(x)
