@@ -111,10 +111,8 @@ def generate(
             confidence = rule(logits, drawn, generator)
             confidence[:, end:] = -torch.inf  # nothing past the current block
             confidence = torch.where(masked, confidence, -torch.inf)
-            order = confidence.argsort(dim=-1, descending=True)
-            commit = torch.zeros_like(masked)
-            for row in range(B):  # each row commits its own scheduled count
-                commit[row, order[row, : schedule[row, i]]] = True
+            rank = confidence.argsort(dim=-1, descending=True).argsort(dim=-1)  # 0 = most confident
+            commit = rank < schedule[:, i, None]  # each row its own scheduled count
             canvas[:, Lp:] = torch.where(commit, drawn, canvas[:, Lp:])
             step += 1
             bar.update()
