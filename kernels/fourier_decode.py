@@ -327,7 +327,8 @@ def fourier_decode(
 ) -> torch.Tensor:
     """Attention of ``query`` (B, Hq, 1, D) over ``view`` (Hq a multiple of Hkv, grouped heads
     adjacent), softmax scale ``scaling``; keys before ``pad[b]`` (B,) are masked (left padding).
-    ``split``: tokens per split (a multiple of 16; default: enough splits to fill the GPU).
+    ``split``: tokens per split (rounded up to a multiple of 16; default: enough splits of
+    whole 64-token blocks to fill the GPU).
     Returns (B, Hq, 1, D) float32."""
     B, Hq, _, D = query.shape
     keys, values = view.prefix
@@ -352,7 +353,7 @@ def fourier_decode(
     L = keys.shape[-2] + M + view.window[0].shape[-2] + view.new[0].shape[-2]
     if split is None:  # about two programs per streaming multiprocessor, at least 256 tokens each
         sms = torch.cuda.get_device_properties(dev).multi_processor_count if query.is_cuda else 1
-        split = max(256, triton.cdiv(L, triton.cdiv(2 * sms, B * H)))
+        split = triton.cdiv(max(256, triton.cdiv(L, triton.cdiv(2 * sms, B * H))), BLOCK_T_MAX) * BLOCK_T_MAX
     split = triton.cdiv(split, 16) * 16
     block_t = min(BLOCK_T_MAX, split & -split)  # the largest power of two dividing the split
     S = triton.cdiv(L, split)
