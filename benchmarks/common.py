@@ -25,6 +25,14 @@ def median_seconds(fns: dict[str, Callable[[], object]], repeats: int, warmup: i
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+def copy_seconds(nbytes: int) -> float:
+    """Median seconds of a CUDA device copy of ``nbytes`` (``nbytes`` read and written): the
+    bandwidth yardstick of the kernel benchmarks, measured in their own run."""
+    x = torch.empty(nbytes // 2, dtype=torch.bfloat16, device="cuda")
+    y = torch.empty_like(x)
+    return median_seconds({"copy": lambda: (y.copy_(x), torch.cuda.synchronize())}, repeats=20, warmup=3)["copy"]
+
+
 def device() -> str:
     """The device the numbers come from, in words."""
     if torch.cuda.is_available():

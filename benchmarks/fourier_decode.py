@@ -28,7 +28,7 @@ from functools import partial
 
 import torch
 import torch.nn.functional as F
-from common import device, median_seconds
+from common import copy_seconds, device, median_seconds
 
 from videorope.cache.fourier import CompressedView, FourierView, reference_attention
 from videorope.io import write_json
@@ -42,14 +42,6 @@ def _flash():
     except ImportError:
         return None
     return flash_attn_with_kvcache
-
-
-def _read_bandwidth(nbytes: int) -> float:
-    """Bytes per second read by a device copy of ``nbytes`` (half of the bytes moved)."""
-    x = torch.empty(nbytes // 2, dtype=torch.bfloat16, device="cuda")
-    y = torch.empty_like(x)
-    seconds = median_seconds({"copy": lambda: (y.copy_(x), torch.cuda.synchronize())}, repeats=20, warmup=3)["copy"]
-    return nbytes / seconds
 
 
 def _compressed(g, middle: int, compressed: float, frequencies: int, period: int) -> CompressedView:
@@ -108,7 +100,7 @@ def main() -> None:
         seconds = median_seconds(cases, args.repeats, warmup=3)
         full_bytes = _nbytes(k, v)
         fourier_bytes = 2 * exact * H * D * k.element_size() + sum(_nbytes(m.exact, m.c_cos, m.c_sin) for m in middle)
-        bandwidth = _read_bandwidth(full_bytes)
+        bandwidth = full_bytes / copy_seconds(full_bytes)  # bytes read per second by a copy
         held = {"fourier": fourier_bytes, "reference": fourier_bytes, "sdpa": full_bytes, "flash": full_bytes}
         row = {"length": length, "ms": {n: 1e3 * t for n, t in seconds.items()},
                "bytes": {"fourier": fourier_bytes, "full": full_bytes}, "bytes_ratio": fourier_bytes / full_bytes,

@@ -24,7 +24,7 @@ from functools import partial
 
 import torch
 import transformers
-from common import device, median_seconds
+from common import copy_seconds, device, median_seconds
 from transformers.models.qwen2_vl import modeling_qwen2_vl as hf
 
 from videorope.io import write_json
@@ -42,14 +42,6 @@ def _liger():
     except ImportError:
         return None
     return liger_multimodal_rotary_pos_emb
-
-
-def _copy_bandwidth(nbytes: int) -> float:
-    """Bytes per second of a device copy (read + write) of ``nbytes``."""
-    x = torch.empty(nbytes // 2, dtype=torch.bfloat16, device="cuda")
-    y = torch.empty_like(x)
-    seconds = median_seconds({"copy": lambda: (y.copy_(x), torch.cuda.synchronize())}, repeats=20, warmup=3)["copy"]
-    return 2 * nbytes / seconds
 
 
 def _hf_path(rope, positions, q, k):
@@ -95,7 +87,7 @@ def main() -> None:
             cos, sin = hf_rope(q, positions.long())
             cases["liger"] = lambda q, k, cos=cos, sin=sin: liger(q, k, cos, sin, s["sections"])
         moved = 2 * (q.numel() + k.numel()) * q.element_size()  # read and written once
-        floor = moved / _copy_bandwidth(moved)
+        floor = copy_seconds(moved) / 2  # a copy of `moved` bytes moves twice as many
         for backward in (False, True):
             inputs = [t.detach().requires_grad_(backward) for t in (q, k)]
             seconds = median_seconds({n: partial(_run, fn, *inputs, backward) for n, fn in cases.items()},

@@ -74,6 +74,26 @@ def vl_batch():
     return make_vl_batch
 
 
+def passkey_prompt(tokenizer: Any, repeats: int) -> torch.Tensor:
+    """A chat prompt (1, L) hiding the pass key 6150472 between ``repeats`` noise paragraphs on
+    each side (SmolLM2 retrieves it)."""
+    noise = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
+    needle = "The pass key is 6150472. Remember it. 6150472 is the pass key. "
+    text = "There is a pass key hidden in this text. " + noise * repeats + needle + noise * repeats
+    return tokenizer.apply_chat_template([{"role": "user", "content": text + "What is the pass key?"}],
+                                         add_generation_prompt=True, return_tensors="pt",
+                                         return_dict=True)["input_ids"]  # fmt: skip
+
+
+def every_other_channel_plan(config: Any):
+    """A FourierPlan keeping every other channel of K and V exact, shifted by layer and head."""
+    from videorope.cache import FourierPlan
+
+    heads, layers, head_dim = config.num_key_value_heads, config.num_hidden_layers, config.head_dim
+    kept = tuple(tuple(tuple(range((layer + h) % 2, head_dim, 2)) for h in range(heads)) for layer in range(layers))
+    return FourierPlan(kept, kept, head_dim)
+
+
 def run_two_processes(*cli_args: str, timeout: int = 600) -> None:
     """``videorope`` CLI under torchrun with two CPU processes (gloo), a free rendezvous port."""
     import os

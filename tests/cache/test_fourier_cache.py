@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import passkey_prompt
 from transformers import DynamicCache
 
 from videorope.cache import FourierCache, FourierOptions, FourierPlan, reference_attention
@@ -190,11 +191,7 @@ def test_real_model_finds_the_passkey_through_a_compressed_middle():
     from videorope.models import load_model
 
     model, tokenizer = load_model("smollm2", attn_implementation="sdpa")
-    noise = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
-    needle = "The pass key is 6150472. Remember it. 6150472 is the pass key. "
-    text = "There is a pass key hidden in this text. " + noise * 30 + needle + noise * 30 + "What is the pass key?"
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)["input_ids"]  # fmt: skip
+    ids = passkey_prompt(tokenizer, 30)
     options = {"max_length": 1600, "sinks": 4, "window": 128, "frequencies": 128}
     plan = calibrate(model, [text_ids(tokenizer, None, 1500)], FourierOptions(**options), "uniform:0.5", progress=False)
     cache = FourierCache(plan, **options)

@@ -6,19 +6,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import every_other_channel_plan, passkey_prompt
 
-from videorope.cache import FourierCache, FourierOptions, FourierPlan
+from videorope.cache import FourierCache, FourierOptions
 from videorope.cache.attention import left_pad
 from videorope.models import tiny_model
 
 OPTIONS = {"max_length": 200, "sinks": 4, "window": 16, "frequencies": 8}
-
-
-def _half_plan(config) -> FourierPlan:
-    """Each KV head keeps every other channel of K and of V, shifted by layer and head."""
-    heads, layers, head_dim = config.num_key_value_heads, config.num_hidden_layers, config.head_dim
-    kept = tuple(tuple(tuple(range((layer + h) % 2, head_dim, 2)) for h in range(heads)) for layer in range(layers))
-    return FourierPlan(kept, kept, head_dim)
 
 
 def _generate(model, batch, cache):
@@ -34,7 +28,7 @@ def test_kernel_and_reference_decode_as_the_dense_read_back(attention):
     mask = torch.ones_like(ids)
     mask[1, :17] = 0  # row 1 is left-padded
     batch = {"input_ids": ids * mask, "attention_mask": mask}
-    plan = _half_plan(model.config)
+    plan = every_other_channel_plan(model.config)
     dense = _generate(model, batch, FourierCache(plan, attention_mask=mask, **OPTIONS))
     for kernel in ("torch", "triton"):
         read = _generate(model, batch, FourierCache(plan, attention_mask=mask, model=model, kernel=kernel, **OPTIONS))
@@ -48,13 +42,13 @@ def test_the_wrapped_attention_passes_everything_else_through():
     ids = torch.randint(5, 200, (1, 40), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         before = model(ids).logits
-        FourierCache(_half_plan(model.config), model=model, **OPTIONS)  # installs the wrapper
+        FourierCache(every_other_channel_plan(model.config), model=model, **OPTIONS)  # installs the wrapper
         after = model(ids).logits
     assert torch.equal(before, after)
 
 
 def test_a_kernel_without_a_model_or_a_mask_that_is_not_left_padding_is_refused():
-    plan = _half_plan(tiny_model("llama").config)
+    plan = every_other_channel_plan(tiny_model("llama").config)
     with pytest.raises(ValueError, match="needs model="):
         FourierCache(plan, kernel="torch", **OPTIONS)
     mask = torch.ones(2, 1, 1, 6, dtype=torch.bool)
@@ -75,11 +69,7 @@ def test_smollm2_greedy_reply_is_the_same_through_the_kernel():
     from videorope.models import load_model
 
     model, tokenizer = load_model("smollm2", attn_implementation="sdpa")
-    noise = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
-    needle = "The pass key is 6150472. Remember it. 6150472 is the pass key. "
-    text = "There is a pass key hidden in this text. " + noise * 6 + needle + noise * 6 + "What is the pass key?"
-    ids = tokenizer.apply_chat_template([{"role": "user", "content": text}], add_generation_prompt=True,
-                                        return_tensors="pt", return_dict=True)["input_ids"]  # fmt: skip
+    ids = passkey_prompt(tokenizer, 6)
     options = FourierOptions(max_length=400, sinks=4, window=64, frequencies=32)
     plan = calibrate(model, [text_ids(tokenizer, None, 330)], options, "uniform:0.5", progress=False)
     caches = {"dense": FourierCache(plan, options), **{k: FourierCache(plan, options, model=model, kernel=k)

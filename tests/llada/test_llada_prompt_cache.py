@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import every_other_channel_plan
 
 from videorope.cache import FourierOptions, FourierPlan
 from videorope.llada import tiny_llada
@@ -18,12 +19,6 @@ OPTIONS = FourierOptions(max_length=64, sinks=2, window=8, frequencies=4)
 def _canvas(prompt: int = 40, masks: int = 8) -> torch.Tensor:
     ids = torch.randint(0, 200, (2, prompt), generator=torch.Generator().manual_seed(0))
     return torch.cat([ids, torch.full((2, masks), 255)], 1)
-
-
-def _half_plan(model) -> FourierPlan:
-    c = model.config
-    kept = tuple(tuple(tuple(range(h % 2, c.head_dim, 2)) for h in range(c.n_kv_heads)) for _ in range(c.n_layers))
-    return FourierPlan(kept, kept, c.head_dim)
 
 
 @pytest.mark.parametrize("store", ["exact", "fourier-all-exact"])
@@ -41,7 +36,7 @@ def test_reusing_fresh_prompt_keys_equals_the_full_forward(store):
 
 def test_a_compressed_prompt_holds_fewer_bytes_and_stays_close():
     model, canvas = tiny_llada(), _canvas()
-    exact, compressed = PromptCache(40, 2), PromptCache(40, 2, _half_plan(model), OPTIONS)
+    exact, compressed = PromptCache(40, 2), PromptCache(40, 2, every_other_channel_plan(model.config), OPTIONS)
     with torch.no_grad():
         results = []
         for cache in (exact, compressed):
@@ -67,9 +62,9 @@ def test_bad_prompt_caches_are_refused():
     with pytest.raises(ValueError, match="fresh PromptCache"):
         generate(model, canvas, gen_length=4, block_length=4, steps=4, prompt_cache=PromptCache(39, 2))
     with pytest.raises(ValueError, match="both plan= and options="):
-        PromptCache(40, 2, plan=_half_plan(model))
+        PromptCache(40, 2, plan=every_other_channel_plan(model.config))
     with pytest.raises(ValueError, match="below the prompt length"):
-        PromptCache(80, 2, _half_plan(model), OPTIONS)
+        PromptCache(80, 2, every_other_channel_plan(model.config), OPTIONS)
 
 
 def test_a_plan_calibrated_on_llada_compresses_the_prompt_cache():
