@@ -136,13 +136,14 @@ def run_extend(config: ExtendConfig, progress: bool = True) -> Path:
         run = out / "runs" / method
         results = read_results(evaluate(model, tokenizer, samples, run, name=config.model, progress=progress))
         by_length = accuracy_by_length(results)
-        ppl_run = {"model": config.model, "method": method_options(method, train_length, target), "text": config.text}
+        options = method_options(method, train_length, target)
+        ppl_run = {"model": config.model, "method": options, "text": config.text}
         ppl = read_by_length(run / "perplexity.json", ppl_run)
         for length in config.lengths:
             if length not in ppl:
                 ppl[length] = perplexity(model, ids[:length])
                 write_by_length(run / "perplexity.json", ppl_run, ppl)
-        methods[method] = {"options": method_options(method, train_length, target), "niah": by_length,
+        methods[method] = {"options": options, "niah": by_length,
                            "perplexity": ppl, "effective_length": effective_length(by_length)}  # fmt: skip
     summary = {"model": config.model, "target_length": target, "predicted": predicted, "methods": methods}
     write_json(out / "extend.json", summary)

@@ -244,7 +244,7 @@ def load_llada(path: str | Path, dtype: torch.dtype = torch.bfloat16, device: st
                     (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong)) if names]  # fmt: skip
         raise ValueError(f"{path} does not match the LLaDA config in config.json; " + "; ".join(problems))
     model.load_state_dict({n: t.to(dtype) for n, t in state.items()}, assign=True)
-    model.model.rotary_emb = RotaryEmbedding(rope_spec(model.config), model.model.rotary_emb.choice).to(device)
+    _patch_llada(model, model.model.rotary_emb.choice)  # its buffers, built on the meta device
     return model.eval()
 
 
@@ -252,8 +252,7 @@ AutoConfig.register("llada", LLaDAConfig)  # AutoTokenizer reads a LLaDA folder'
 
 
 def _patch_llada(model: LLaDAModelLM, choice: PositionalChoice) -> None:
-    old = model.model.rotary_emb
-    model.model.rotary_emb = RotaryEmbedding(rope_spec(model.config), choice).to(old.inv_freq.device)
+    model.model.rotary_emb = RotaryEmbedding(rope_spec(model.config), choice).to(model.device)
 
 
 FAMILIES.register(
