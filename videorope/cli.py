@@ -188,17 +188,18 @@ def _cache_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--sinks", type=int, default=4, help="exact first tokens (default 4)")
     p.add_argument("--window", type=int, default=1020, help="exact most recent tokens (default 1020)")
     p.add_argument("--frequencies", type=int, default=512, help="DFT bins kept per compressed channel (default 512)")
-    p.add_argument("--text", help="UTF-8 text for calibration (and perplexity) (default: Python's pydoc topics)")
-    p.add_argument("--prompts", type=int, default=2, help="calibration prompts (default 2)")
-    p.add_argument("--affine", action="store_true", help="the paper's affine correction (off: it hurts SmolLM2)")
+    p.add_argument("--text", help="UTF-8 text for text calibration and perplexity (default: Python's pydoc topics)")
+    p.add_argument("--prompts", type=int, default=2,
+                   help="calibration prompts (per NIAH task for task prompts) (default 2)")  # fmt: skip
 
 
 def _fourier_calibrate(args: argparse.Namespace) -> None:
     from videorope.cache import FourierOptions
-    from videorope.cache.study import calibrate_model
+    from videorope.cache.study import REPLY, calibrate_model
 
-    options = FourierOptions(args.length, args.sinks, args.window, args.frequencies, affine=args.affine)
-    report = calibrate_model(args.model, args.out, options, args.schedule, args.prompts, args.text, not args.quiet)
+    options = FourierOptions(sinks=args.sinks, window=args.window, frequencies=args.frequencies, max_new_tokens=REPLY)
+    report = calibrate_model(args.model, args.out, options, args.schedule, args.recipe, args.prompts, args.text,
+                             args.length, not args.quiet)  # fmt: skip
     print(f"plan: {args.out} ({100 * report['compressed_fraction']:.1f}% of K/V channels compressed)")
     share, chance = 100 * report["kept_low_frequency_share"], 100 * report["chance_share"]
     print(f"kept K channels beyond the critical dimension ({report['critical_dim']}): {share:.1f}% "
@@ -209,11 +210,10 @@ def _fourier_calibrate(args: argparse.Namespace) -> None:
 def _fourier_eval(args: argparse.Namespace) -> None:
     from videorope.cache.study import FourierEvalConfig, run_eval
 
-    config = FourierEvalConfig(model=args.model, schedules=tuple(args.schedules.split(",")),
+    config = FourierEvalConfig(model=args.model, variants=tuple(args.variants.split(",")),
                                baselines=tuple(b for b in args.baselines.split(",") if b), lengths=tuple(args.lengths),
                                niah=_niah_sweep(args), sinks=args.sinks, window=args.window,
-                               frequencies=args.frequencies, affine=args.affine, calibration=args.prompts,
-                               text=args.text, out=args.out)  # fmt: skip
+                               frequencies=args.frequencies, calibration=args.prompts, text=args.text, out=args.out)  # fmt: skip
     print(run_eval(config, progress=not args.quiet).read_text())
 
 
@@ -241,11 +241,13 @@ def _lengths(text: str) -> list[int]:
     return [_length(x) for x in text.split(",")]
 
 
-def _niah_flags(p: argparse.ArgumentParser) -> None:
-    """``--tasks``, ``--depths`` and ``--samples`` of a study that runs NIAH."""
-    p.add_argument("--tasks", default="single", help="comma-separated NIAH tasks (default: single)")
-    p.add_argument("--depths", type=int, default=3, help="needle depths per length, evenly spaced (default 3)")
-    p.add_argument("--samples", type=int, default=1, help="NIAH samples per length and depth (default 1)")
+def _niah_flags(p: argparse.ArgumentParser, tasks: str = "single", depths: int = 3, samples: int = 1) -> None:
+    """``--tasks``, ``--depths`` and ``--samples`` of a study that runs NIAH (defaults as given)."""
+    p.add_argument("--tasks", default=tasks, help=f"comma-separated NIAH tasks (default: {tasks})")
+    p.add_argument("--depths", type=int, default=depths,
+                   help=f"needle depths per length, evenly spaced (default {depths})")  # fmt: skip
+    p.add_argument("--samples", type=int, default=samples,
+                   help=f"NIAH samples per task, length and depth (default {samples})")  # fmt: skip
 
 
 def _repeatable(p: argparse.ArgumentParser, flag: str, help: str, parse: Any = _option) -> None:
@@ -374,10 +376,12 @@ def build_parser() -> argparse.ArgumentParser:
     fsub = fourier.add_subparsers(dest="fourier_command", required=True, metavar="STEP")
     p = fsub.add_parser("calibrate", help="pick the exact channels per layer and KV head; plot them vs critical dim")
     p.add_argument("--model", default="smollm2", help="smollm2 (default) or a local causal LM folder")
-    p.add_argument("--length", type=_length, default=8192 + 64,
-                   help="planned tokens per sequence (prompt + reply), also the calibration prompt length")  # fmt: skip
+    p.add_argument("--length", type=_length, default=8192, help="calibration prompt length (default 8k)")
     p.add_argument("--schedule", default="inverted-pyramid",
                    help="compressed share per layer: inverted-pyramid (default) or uniform:RATIO")  # fmt: skip
+    p.add_argument("--recipe", default="original", choices=["original", "videorope"],
+                   help="original (the released code's: keys before RoPE, NIAH task prompts, ranked across a "
+                        "layer's heads) or videorope (cache keys, text, per head)")  # fmt: skip
     _cache_flags(p)
     p.add_argument("--out", required=True, help="plan JSON (a PNG beside it); FourierCache(FourierPlan.load(...))")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -385,11 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = fsub.add_parser("eval", help="NIAH and perplexity: full cache, FourierAttention, StreamingLLM, SnapKV")
     p.add_argument("--model", default="smollm2", help="smollm2 (default) or a local causal LM folder")
-    p.add_argument("--schedules", default="inverted-pyramid,uniform:0.9,uniform:0.5",
-                   help="FourierAttention settings; the first sets the baselines' memory")  # fmt: skip
+    p.add_argument("--variants", default="inverted-pyramid@original,inverted-pyramid@videorope",
+                   help="FourierAttention settings, each SCHEDULE@RECIPE (recipes: original, videorope, "
+                        "original-noaffine, original-fixed); the first sets the baselines' memory")  # fmt: skip
     p.add_argument("--baselines", default="streaming,snapkv", help="cache policies at equal memory ('' for none)")
     p.add_argument("--lengths", type=_lengths, default=[4096, 8192], help="NIAH and perplexity lengths (default 4k,8k)")
-    _niah_flags(p)
+    _niah_flags(p, tasks="single,multikey", depths=5, samples=2)
     _cache_flags(p)
     p.add_argument("--out", required=True, help="study folder: fourier.md, fourier.json, memory.png, plans/, runs/")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

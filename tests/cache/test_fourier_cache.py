@@ -82,28 +82,65 @@ def _filled_layer(tokens: int = 150, plan: FourierPlan | None = None, seed: int 
     return cache, k, v
 
 
-@pytest.mark.parametrize("affine", [False, True])
-def test_the_middle_is_the_truncated_dft_of_every_token_that_left_the_window(affine):
-    cache, k, _ = _filled_layer(affine=affine)
+def _ragged_plan() -> FourierPlan:
+    """One layer whose two heads keep different numbers of channels (as a plan ranked across
+    a layer's heads): K 6 and 2, V 1 and 5."""
+    return FourierPlan((((0, 3, 5, 8, 12, 15), (1, 9)),), (((4,), (0, 2, 6, 7, 11)),), 16)
+
+
+def _dft_at(x: torch.Tensor, times: torch.Tensor, frequencies: int, period: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The DFT bins of x (..., T, C) placed at ``times`` (T,), straight from the formula in float64."""
+    angles = 2 * torch.pi * torch.outer(torch.arange(frequencies, dtype=torch.float64), times.double()) / period
+    return angles.cos() @ x.double(), angles.sin() @ x.double()
+
+
+@pytest.mark.parametrize("plan", ["half", "ragged"])
+@pytest.mark.parametrize(("affine", "stream_offset"), [(False, 0), (True, 1), (True, 0)])
+def test_the_middle_is_the_truncated_dft_of_every_token_that_left_the_window(affine, stream_offset, plan):
+    """Prefill tokens at their middle index, streamed ones at index + stream_offset (the
+    released code's counter runs one ahead); the affine fitted on the prefill's middle."""
+    plan = _half_plan(1) if plan == "half" else _ragged_plan()
+    cache, k, _ = _filled_layer(plan=plan, affine=affine, stream_offset=stream_offset)
     o, layer = cache.options, cache.layers[0]
     keys, _ = layer.materialize()
-    L = k.shape[-2]
+    L, first = k.shape[-2], 150 - o.sinks - o.window
     torch.testing.assert_close(keys[..., : o.sinks, :], k[..., : o.sinks, :], rtol=0, atol=0)
     torch.testing.assert_close(keys[..., L - o.window :, :], k[..., L - o.window :, :], rtol=0, atol=0)
-    middle, prefill_middle = k[..., o.sinks : L - o.window, :], k[..., o.sinks : 150 - o.window, :]
+    middle = k[..., o.sinks : L - o.window, :]
+    times = torch.arange(middle.shape[-2])
+    times[first:] += stream_offset
     for h in range(2):
-        kept = list(cache.plan.keys[0][h])
+        kept = list(plan.keys[0][h])
         dropped = [c for c in range(16) if c not in kept]
         assert torch.equal(keys[:, h, o.sinks : L - o.window][..., kept], middle[:, h][..., kept])
-        # bins of every middle token (streamed in); the affine fitted on the prefill's middle
-        c_cos, c_sin = truncated_dft(middle[:, h][..., dropped], o.frequencies, o.period)
-        expected = reconstruct(c_cos, c_sin, middle.shape[-2], o.period)
+        c_cos, c_sin = _dft_at(middle[:, h][..., dropped], times, o.frequencies, o.period)
+        expected = reconstruct(c_cos.float(), c_sin.float(), middle.shape[-2], o.period)
         if affine:
-            first = prefill_middle[:, h][..., dropped]
-            c = truncated_dft(first, o.frequencies, o.period)
-            scale, shift = affine_fit(first, reconstruct(*c, first.shape[-2], o.period))
+            prefill = middle[:, h, :first][..., dropped]
+            c = truncated_dft(prefill, o.frequencies, o.period)
+            scale, shift = affine_fit(prefill, reconstruct(*c, first, o.period))
             expected = scale * expected + shift
         torch.testing.assert_close(keys[:, h, o.sinks : L - o.window][..., dropped], expected, rtol=1e-5, atol=1e-5)
+
+
+def test_a_sequence_no_longer_than_sinks_window_and_bins_stays_exact():
+    """The released code compresses nothing until the sequence passes sinks + window + 2F."""
+    o = FourierOptions(**OPTIONS)
+    cache, k, v = _filled_layer(tokens=o.compress_above - 20)  # 20 more single tokens reach it exactly
+    assert cache.layers[0].middle[0].length == 0
+    assert torch.equal(cache.layers[0].materialize()[0], k)
+    cache.update(k[..., :1, :], v[..., :1, :], 0)  # one past: the middle is written
+    assert cache.layers[0].middle[0].length == o.compress_above + 1 - o.sinks - o.window
+
+
+def test_the_period_is_sized_per_prompt():
+    """max_new_tokens: P = prompt + max_new_tokens - sinks - window, fixed at the prefill."""
+    options = {**OPTIONS, "max_length": None, "max_new_tokens": 30}
+    cache, _, _ = _filled_layer(tokens=150, **options)
+    assert cache.layers[0].options.period == 150 + 30 - 4 - 16
+    assert FourierOptions(**options).for_prompt(2).period == FourierOptions(**options).compress_above + 1 - 20
+    with pytest.raises(ValueError, match="planned for max_length=160"):
+        _filled_layer(tokens=150, **{**options, "max_new_tokens": 10})
 
 
 def test_reference_attention_is_dense_attention_over_the_reconstruction():
@@ -134,7 +171,7 @@ def test_memory_accounting_matches_the_tensors():
     full.update(k, k, 0)
     assert cache.breakdown()["full"] == sum(t.numel() * t.element_size() for t in (full.layers[0].keys,) * 2)
     assert cache.nbytes() == sum(v for p, v in cache.breakdown().items() if p != "full")
-    half, _, _ = _filled_layer(coefficient_dtype=torch.bfloat16)
+    half, _, _ = _filled_layer(coefficient_dtype=torch.bfloat16, affine=False)
     assert (
         half.breakdown()["coefficients"] == cache.breakdown()["coefficients"] // 2 and half.breakdown()["affine"] == 0
     )
@@ -151,7 +188,9 @@ def test_a_cache_filled_past_its_planned_length_says_so():
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"window": 150}, "window .* is larger than the period"),
+        ({"max_new_tokens": 10}, "one source"),
+        ({"max_length": None}, "one source"),
+        ({"stream_offset": -1}, "must be >= 0"),
         ({"frequencies": 100}, "below half the period"),
         ({"sinks": -1}, "must be >= 0"),
         ({"coefficient_dtype": torch.int32}, "floating dtype"),
@@ -167,8 +206,7 @@ def test_plans_that_do_not_fit_the_model_or_the_batch_are_refused():
     batch = _batch()
     with pytest.raises(ValueError, match="within \\[0, 16\\)"):
         FourierPlan(((tuple(range(3, 17)),) * 2,) * 2, ((tuple(range(4)),) * 2,) * 2, 16)
-    with pytest.raises(ValueError, match="same number of channels"):
-        FourierPlan((((0, 1), (2,)),), (((0,), (1,)),), 16)
+    assert _ragged_plan().kept(0, "values").tolist() == [[4, -1, -1, -1, -1], [0, 2, 6, 7, 11]]
     with pytest.raises(ValueError, match="plan has 1 KV heads"):
         _generate(
             model, batch, FourierCache(FourierPlan.full(tiny_model("llama", num_key_value_heads=1).config), **OPTIONS)

@@ -29,9 +29,10 @@ def checkpoint(tmp_path_factory):
 SETTINGS = ["--sinks", "4", "--window", "32", "--frequencies", "16", "--prompts", "1"]
 
 
-def test_calibrate_writes_a_plan_and_its_plot(checkpoint, tmp_path, capsys):
+@pytest.mark.parametrize("recipe", ["original", "videorope"])
+def test_calibrate_writes_a_plan_and_its_plot(checkpoint, tmp_path, capsys, recipe):
     out = tmp_path / "dims.json"
-    args = ["fourier", "calibrate", "--model", str(checkpoint), "--length", "300",
+    args = ["fourier", "calibrate", "--model", str(checkpoint), "--length", "1100", "--recipe", recipe,
             "--text", str(checkpoint / "text.txt"), *SETTINGS, "--out", str(out), "-q"]  # fmt: skip
     assert main(args) == 0
     printed = capsys.readouterr().out
@@ -39,8 +40,9 @@ def test_calibrate_writes_a_plan_and_its_plot(checkpoint, tmp_path, capsys):
     assert f"{100 * plan.compressed_fraction():.1f}% of K/V channels compressed" in printed
     assert "beyond the critical dimension (8)" in printed and out.with_suffix(".png").stat().st_size > 0
     assert plan.meta["model"] == str(checkpoint) and plan.meta["kept_vs_critical"]["critical_dim"] == 8
-    assert main([*args[:-3], "--frequencies", "200", "--out", str(out)]) == 2
-    assert "below half the period" in capsys.readouterr().err
+    assert plan.meta["calibration"] == recipe and plan.meta["rank"] == ("layer" if recipe == "original" else "head")
+    assert main([*args[:-3], "--frequencies", "600", "--out", str(out)]) == 2
+    assert "longer than 2 x frequencies" in capsys.readouterr().err
 
 
 def test_continuation_perplexity_through_the_full_cache_is_the_plain_perplexity():
@@ -52,21 +54,27 @@ def test_continuation_perplexity_through_the_full_cache_is_the_plain_perplexity(
 
 
 def test_eval_compares_caches_at_equal_memory_and_resumes(checkpoint, tmp_path, monkeypatch):
-    config = FourierEvalConfig(model=str(checkpoint), schedules=("inverted-pyramid", "uniform:0.5"), lengths=(450, 600),
-                               niah={"depths": 2}, window=32, frequencies=16, calibration=1,
+    config = FourierEvalConfig(model=str(checkpoint), variants=("inverted-pyramid", "uniform:0.5@videorope"),
+                               lengths=(1100, 1200), niah={"depths": 2}, window=32, frequencies=16, calibration=1,
                                text=str(checkpoint / "text.txt"), tail=32, out=str(tmp_path))  # fmt: skip
     table = run_eval(config, progress=False).read_text()
     summary = json.loads((tmp_path / "fourier.json").read_text())
     methods = summary["methods"]
-    assert list(methods) == ["full", "fourier inverted-pyramid", "streaming", "snapkv", "fourier uniform:0.5"]
-    assert methods["fourier uniform:0.5"]["compressed"] == 0.5
-    pyramid, streaming = methods["fourier inverted-pyramid"], methods["streaming"]
-    per_token = summary["full_bytes"] / 600
+    assert list(methods) == ["full", "fourier inverted-pyramid@original", "streaming", "snapkv",
+                             "fourier uniform:0.5@videorope"]  # fmt: skip
+    assert methods["fourier uniform:0.5@videorope"]["compressed"] == 0.5
+    pyramid, streaming = methods["fourier inverted-pyramid@original"], methods["streaming"]
+    assert pyramid["options"]["max_new_tokens"] == 64 and pyramid["options"]["affine"]
+    per_token = summary["full_bytes"] / 1200
     assert abs(streaming["bytes"] - pyramid["bytes"]) <= per_token / 2  # equal memory, to a token
-    assert streaming["options"]["budget"] == methods["snapkv"]["options"]["budget"] < 600
-    assert all(set(m["niah"]) == {"450", "600"} for m in methods.values())
+    assert streaming["options"]["budget"] == methods["snapkv"]["options"]["budget"] < 1200
+    assert all(set(m["niah"]) == {"1100", "1200"} for m in methods.values())
+    assert all(m["accuracy"]["1200"]["samples"] == 2 for m in methods.values())
+    assert methods["full"]["vs_full"]["1100"]["difference"] == 0
     assert all(v > 1 for m in methods.values() for v in m["perplexity"].values())
-    assert "| fourier inverted-pyramid |" in table and (tmp_path / "memory.png").stat().st_size > 0
+    assert "| fourier inverted-pyramid@original |" in table and "Wilson" in table
+    assert (tmp_path / "memory.png").stat().st_size > 0
+    assert (tmp_path / "plans" / "inverted-pyramid@original.json").is_file()
 
     def no_more_replies(*args, **kwargs):
         raise AssertionError("a finished NIAH run was evaluated again")
@@ -75,18 +83,10 @@ def test_eval_compares_caches_at_equal_memory_and_resumes(checkpoint, tmp_path, 
     assert run_eval(config, progress=False).read_text() == table  # resumes: plans, replies, perplexities
 
 
-def test_eval_command_line_rejects_a_window_past_the_lengths(checkpoint, tmp_path, capsys):
-    args = [
-        "fourier",
-        "eval",
-        "--model",
-        str(checkpoint),
-        "--lengths",
-        "300",
-        "--window",
-        "400",
-        "--out",
-        str(tmp_path),
-    ]
+def test_eval_command_line_rejects_bins_past_the_period(checkpoint, tmp_path, capsys):
+    args = ["fourier", "eval", "--model", str(checkpoint), "--lengths", "300", "--variants",
+            "inverted-pyramid@videorope", "--frequencies", "400", "--out", str(tmp_path)]  # fmt: skip
     assert main(args) == 2
-    assert "is larger than the period" in capsys.readouterr().err
+    assert "below half the period" in capsys.readouterr().err
+    assert main([*args[:7], "inverted-pyramid@best", "--out", str(tmp_path)]) == 2
+    assert "unknown FourierAttention recipe 'best'" in capsys.readouterr().err

@@ -8,7 +8,14 @@ import torch
 from transformers import DynamicCache
 
 from videorope.cache import FourierOptions, FourierPlan, schedule
-from videorope.cache.calibrate import _middle_errors, calibrate, kept_vs_critical
+from videorope.cache.calibrate import (
+    Calibration,
+    _cache_states,
+    _middle_errors,
+    _projection_states,
+    calibrate,
+    kept_vs_critical,
+)
 from videorope.cache.plan import kv_shape
 from videorope.cache.policies import build_cache
 from videorope.models import tiny_model
@@ -42,24 +49,55 @@ def test_a_plan_keeps_the_worst_reconstructed_channels_and_survives_a_file(tmp_p
         FourierPlan.load(tmp_path / "bad.json")
 
 
+def test_ranking_across_a_layers_heads_keeps_different_counts_per_head():
+    """The original ranks all channels of a layer together: a head with the worst errors keeps
+    them all; rank='head' keeps the same count in every head."""
+    errors = torch.zeros(1, 2, 8)
+    errors[0, 0, [1, 2, 5, 6]] = torch.tensor([4.0, 3.0, 2.0, 1.0])
+    errors[0, 1, 0] = 0.5
+    layer = FourierPlan.from_errors(errors, errors, "uniform:0.75")
+    assert layer.keys == (((1, 2, 5, 6), ()),) and layer.meta["rank"] == "layer"
+    head = FourierPlan.from_errors(errors, errors, "uniform:0.75", rank="head")
+    assert head.keys[0][0] == (1, 2) and len(head.keys[0][1]) == 2 and 0 in head.keys[0][1]
+    # int(), not round(): 0.8 of 2 x 8 channels compresses int(12.8) = 12, keeps 4
+    assert sum(map(len, FourierPlan.from_errors(errors, errors, "uniform:0.8").keys[0])) == 4
+    with pytest.raises(ValueError, match="rank must be one of layer, head"):
+        FourierPlan.from_errors(errors, errors, rank="model")
+
+
 def test_channel_errors_rank_noisy_channels_above_smooth_ones():
     options = FourierOptions(max_length=300, sinks=4, window=16, frequencies=16)
     t = torch.arange(300.0)
     g = torch.Generator().manual_seed(0)
-    x = torch.stack([torch.sin(2 * torch.pi * 3 * t / 280), torch.randn(300, generator=g)], -1)[None]  # (1, L, 2)
-    errors = _middle_errors(x, options)
+    x = torch.stack([torch.sin(2 * torch.pi * 3 * t / 280), torch.randn(300, generator=g)], -1)  # (L, 1 head x 2)
+    errors = _middle_errors(x, 1, 4, 16, options, 280, affine=False)
     assert errors[0, 0] < 1e-3 < 0.5 < errors[0, 1]
+    assert _middle_errors(x, 1, 4, 16, options, 280, affine=True)[0, 0] < 1e-3
 
 
-def test_calibration_on_a_model_follows_the_schedule():
+def test_the_projection_source_sees_keys_before_rope():
+    """Values are the same from both sources; keys differ by the rotation only (pair norms equal)."""
+    model = tiny_model("llama")
+    ids = torch.randint(5, 200, (60,), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        projection, cache = _projection_states(model, ids), _cache_states(model, ids)
+    for (pk, pv), (ck, cv) in zip(projection, cache, strict=True):
+        torch.testing.assert_close(pv, cv)
+        assert not torch.allclose(pk, ck, atol=1e-3)
+        pair_norm = lambda k: k.view(60, -1, 2, 8).pow(2).sum(2)  # noqa: E731  rotate-half pairs (i, i + 8)
+        torch.testing.assert_close(pair_norm(pk), pair_norm(ck), rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("recipe", [Calibration(window=None), "videorope"])
+def test_calibration_on_a_model_follows_the_schedule(recipe):
     model = tiny_model("llama")
     options = FourierOptions(max_length=256, sinks=4, window=16, frequencies=16)
     prompts = [torch.randint(5, 200, (200,), generator=torch.Generator().manual_seed(s)) for s in range(2)]
-    plan = calibrate(model, prompts, options, "uniform:0.75", progress=False)
+    plan = calibrate(model, prompts, options, "uniform:0.75", recipe=recipe, progress=False)
     assert (plan.num_layers, len(plan.keys[0]), plan.head_dim) == kv_shape(model.config)
     assert plan.compressed_fraction() == 0.75 and plan.meta["prompts"] == [200, 200]
-    with pytest.raises(ValueError, match="more than sinks \\+ window"):
-        calibrate(model, [prompts[0][:10]], options, progress=False)
+    with pytest.raises(ValueError, match="must be longer than 2 x frequencies"):
+        calibrate(model, [prompts[0][:40]], options, recipe=recipe, progress=False)
 
 
 def test_kept_channels_are_placed_against_the_critical_dimension():
@@ -121,5 +159,7 @@ def test_evicting_policies_refuse_a_padded_batch():
     for policy in ("streaming", "snapkv"):
         with pytest.raises(ValueError, match="one sequence at a time"):
             build_cache(policy, model, mask, budget=10)
-    with pytest.raises(ValueError, match="needs option\\(s\\) plan, max_length"):
+    with pytest.raises(ValueError, match="needs option\\(s\\) plan"):
         build_cache("fourier", model)
+    with pytest.raises(ValueError, match="one source"):
+        build_cache("fourier", model, plan=FourierPlan.full(model.config))

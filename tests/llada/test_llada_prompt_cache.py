@@ -13,7 +13,7 @@ from videorope.llada import tiny_llada
 from videorope.llada.cache import PromptCache
 from videorope.llada.sampler import generate
 
-OPTIONS = FourierOptions(max_length=64, sinks=2, window=8, frequencies=4)
+OPTIONS = FourierOptions(max_length=64, sinks=2, window=8, frequencies=4, affine=False)  # random keys: no affine stretch
 
 
 def _canvas(prompt: int = 40, masks: int = 8) -> torch.Tensor:
@@ -69,11 +69,11 @@ def test_bad_prompt_caches_are_refused():
 
 def test_a_plan_calibrated_on_llada_compresses_the_prompt_cache():
     """calibrate() sees LLaDA's keys and values through a transformers cache, like a decoder's."""
-    from videorope.cache.calibrate import calibrate
+    from videorope.cache.calibrate import Calibration, calibrate
 
     model, canvas = tiny_llada(), _canvas()
     prompts = [torch.randint(0, 200, (60,), generator=torch.Generator().manual_seed(s)) for s in range(2)]
-    plan = calibrate(model, prompts, OPTIONS, "uniform:0.5", progress=False)
+    plan = calibrate(model, prompts, OPTIONS, "uniform:0.5", Calibration(window=None), progress=False)
     assert (plan.num_layers, plan.head_dim, plan.compressed_fraction()) == (2, 16, 0.5)
     cache = PromptCache(40, 2, plan, OPTIONS)
     with torch.no_grad():

@@ -6,9 +6,16 @@ Per layer a sequence is stored in three parts:
   padding the prefix also covers the longest padding, so every row keeps its own sinks exact;
 - the **window**: the last ``window`` tokens, exact;
 - the **middle**: everything between. Per KV head, the plan's critical channels are kept exact;
-  the others are stored as ``frequencies`` truncated-DFT bins (cos and sin) over a period of
-  ``max_length - sinks - window`` positions, and (``affine=True``) the paper's affine
-  correction, fitted when the middle is first written (prefill). A token leaving the window is added into the bins.
+  the others are stored as ``frequencies`` truncated-DFT bins (cos and sin) over a period
+  ``P`` and, by default, the paper's affine correction fitted when the middle is first
+  written. A token leaving the window is added into the bins.
+
+As the released code does (``ShirleYoung/FourierAttention``, ``cache_utils_fourier.py``):
+the period is sized per prompt, ``P = prompt + max_new_tokens - sinks - window``; nothing is
+compressed until the sequence is longer than ``sinks + window + 2 * frequencies`` (a shorter
+middle would take more room as coefficients); a token streamed in later is added at the
+phase of its middle index plus one (the original's counter runs one ahead). Fixing the
+period with ``max_length``, ``affine=False`` and ``stream_offset=0`` are videorope's variants.
 
 ``update`` returns the keys and values the attention reads: at prefill, the tokens given
 (exact attention); later, prefix + reconstructed middle + window + the new tokens, so the
@@ -21,7 +28,7 @@ Shapes follow transformers: keys and values (B, Hkv, L, D).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
@@ -44,35 +51,64 @@ __all__ = [
 
 @dataclass(frozen=True)
 class FourierOptions:
-    """``max_length``: planned tokens per sequence (prompt + generation); it sets the period.
+    """Settings of a :class:`FourierCache`. The period comes from one of:
+
+    - ``max_new_tokens`` (the original): per prompt, ``P = prompt + max_new_tokens - sinks -
+      window``, fixed when the cache first sees the prompt (:meth:`for_prompt`);
+    - ``max_length`` (videorope's ``fixed-period`` variant): planned tokens per sequence,
+      ``P = max_length - sinks - window`` for every prompt.
+
     ``frequencies``: DFT bins kept per compressed channel (2x that many numbers are stored).
     ``affine``: the paper's per-channel correction (match the mean and the largest deviation
-    of the prefill's middle). Off by default: on SmolLM2 it stretches the smooth
-    reconstruction to the original's outliers and hurts (README, FourierAttention)."""
+    of the middle as first written); the released code always applies it.
+    ``stream_offset``: a token leaving the window is added at phase (middle index +
+    offset); 1 is the released code, 0 puts it where it is read back."""
 
-    max_length: int
+    max_length: int | None = None
     sinks: int = 4
     window: int = 1020
     frequencies: int = 512
     coefficient_dtype: torch.dtype = torch.float32
-    affine: bool = False
+    affine: bool = True
+    max_new_tokens: int | None = None
+    stream_offset: int = 1
 
     def __post_init__(self):
-        if self.sinks < 0 or self.window < 0:
-            raise ValueError(f"sinks ({self.sinks}) and window ({self.window}) must be >= 0")
-        if self.window > self.period:
+        if (self.max_length is None) == (self.max_new_tokens is None):
             raise ValueError(
-                f"the window ({self.window}) is larger than the period ({self.period} = max_length {self.max_length} "
-                f"- sinks {self.sinks} - window): raise max_length or shrink the window"
+                "give the period one source: max_new_tokens= (per prompt, as the original) or max_length= "
+                f"(fixed), got max_length={self.max_length}, max_new_tokens={self.max_new_tokens}"
             )
-        check_bins(self.frequencies, self.period)
+        if self.sinks < 0 or self.window < 0 or (self.max_new_tokens or 0) < 0 or self.stream_offset < 0:
+            raise ValueError(
+                f"sinks ({self.sinks}), window ({self.window}), max_new_tokens ({self.max_new_tokens}) and "
+                f"stream_offset ({self.stream_offset}) must be >= 0"
+            )
         if not self.coefficient_dtype.is_floating_point:
             raise ValueError(f"coefficient_dtype must be a floating dtype, got {self.coefficient_dtype}")
+        if self.max_length is not None:
+            check_bins(self.frequencies, self.period)
 
     @property
     def period(self) -> int:
         """Positions the middle segment can hold: max_length - sinks - window."""
+        if self.max_length is None:
+            raise ValueError("the period is set per prompt (max_new_tokens); take options.for_prompt(length) first")
         return self.max_length - self.sinks - self.window
+
+    @property
+    def compress_above(self) -> int:
+        """Tokens a sequence holds exact before its middle is compressed: sinks + window + 2F."""
+        return self.sinks + self.window + 2 * self.frequencies
+
+    def for_prompt(self, length: int) -> FourierOptions:
+        """The options for a prompt of ``length`` tokens: the period fixed (unchanged when it already
+        is). A prompt whose planned length stays within :attr:`compress_above` is never
+        compressed; it gets the shortest valid period."""
+        if self.max_length is not None:
+            return self
+        planned = max(length + self.max_new_tokens, self.compress_above + 1)
+        return replace(self, max_length=planned, max_new_tokens=None)
 
 
 def _take(x: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
@@ -80,23 +116,34 @@ def _take(x: torch.Tensor, channels: torch.Tensor) -> torch.Tensor:
     return x.gather(-1, channels[None, :, None, :].expand(*x.shape[:-1], channels.shape[-1]))
 
 
-def _put(out: torch.Tensor, channels: torch.Tensor, values: torch.Tensor) -> None:
-    """Write values (B, H, T, C) into channels (H, C) of out (B, H, T, D)."""
-    out.scatter_(-1, channels[None, :, None, :].expand(*values.shape), values)
+def _add(out: torch.Tensor, channels: torch.Tensor, values: torch.Tensor) -> None:
+    """Add values (B, H, T, C) into channels (H, C) of out (B, H, T, D) (padded slots add zeros)."""
+    out.scatter_add_(-1, channels[None, :, None, :].expand(*values.shape), values)
+
+
+def _padded(lists: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Channel lists (H, C) padded with -1 -> (indices with padding at channel 0, mask (H, C))."""
+    mask = lists >= 0
+    return lists.clamp_min(0), mask
 
 
 class _Middle:
     """K or V of one layer's middle segment: exact channels (B, H, M, C) and, for the rest,
-    bins ``c_cos``/``c_sin`` (B, H, F, D-C), with the affine ``scale``/``shift`` (B, H, 1, D-C)
-    when ``options.affine``."""
+    bins ``c_cos``/``c_sin`` (B, H, F, Cc), with the affine ``scale``/``shift`` (B, H, 1, Cc)
+    when ``options.affine``. Heads may keep different numbers of channels (a plan ranked
+    across a layer's heads): lists are padded to the widest head, and padded slots hold zeros,
+    so every reader adds nothing through them."""
 
     def __init__(self, kept: torch.Tensor, head_dim: int, options: FourierOptions):
-        dropped = torch.ones(kept.shape[0], head_dim, dtype=torch.bool, device=kept.device)
-        dropped.scatter_(1, kept, False)
-        self.kept, self.options = kept, options
-        self.dropped = torch.arange(head_dim, device=kept.device).expand(kept.shape[0], -1)[dropped]
-        self.dropped = self.dropped.view(kept.shape[0], -1)
-        self.length = 0
+        kept_mask = kept >= 0
+        dropped_mask = torch.ones(kept.shape[0], head_dim, dtype=torch.bool, device=kept.device)
+        heads = torch.arange(kept.shape[0], device=kept.device)[:, None].expand_as(kept)
+        dropped_mask[heads[kept_mask], kept[kept_mask]] = False
+        width = int(dropped_mask.sum(1).max())
+        order = dropped_mask.int().argsort(dim=1, descending=True, stable=True)[:, :width]  # dropped channels first
+        dropped = torch.where(dropped_mask.gather(1, order), order, -1)
+        (self.kept, self.kept_mask), (self.dropped, self.dropped_mask) = _padded(kept), _padded(dropped)
+        self.options, self.head_dim, self.length = options, head_dim, 0
         self.exact = self.c_cos = self.c_sin = self.scale = self.shift = None
 
     def tensors(self) -> dict[str, torch.Tensor]:
@@ -107,28 +154,37 @@ class _Middle:
         for name, t in self.tensors().items():
             setattr(self, name, fn(t))
 
+    def nbytes(self) -> dict[str, int]:
+        """Bytes of the stored slots (padding to the widest head not counted)."""
+        if self.exact is None:
+            return {"middle_exact": 0, "coefficients": 0, "affine": 0}
+        B, _, M, _ = self.exact.shape
+        kept, dropped = int(self.kept_mask.sum()), int(self.dropped_mask.sum())
+        coefficients = 0 if self.c_cos is None else 2 * B * self.c_cos.shape[-2] * dropped * self.c_cos.element_size()
+        affine = 0 if self.scale is None else 2 * B * dropped * self.scale.element_size()
+        return {"middle_exact": B * M * kept * self.exact.element_size(), "coefficients": coefficients,
+                "affine": affine}  # fmt: skip
+
     def append(self, x: torch.Tensor) -> None:
         """Tokens x (B, H, T, D) leaving the window, at middle times length..length+T-1."""
         o, T = self.options, x.shape[-2]
-        exact = _take(x, self.kept)
+        exact = _take(x, self.kept) * self.kept_mask[None, :, None, :]
         self.exact = exact if self.exact is None else torch.cat([self.exact, exact], dim=-2)
         if self.dropped.shape[-1]:
-            values = _take(x, self.dropped).float()
+            values = _take(x, self.dropped).float() * self.dropped_mask[None, :, None, :]
             if self.c_cos is None:
                 c_cos, c_sin = truncated_dft(values, o.frequencies, o.period)
-                if o.affine:  # fitted when there are enough tokens to measure the spread the bins lose
-                    fit = T >= 2 * o.frequencies
-                    self.scale, self.shift = affine_fit(values, reconstruct(c_cos, c_sin, T, o.period)) if fit else \
-                        (torch.ones_like(values[..., :1, :]), torch.zeros_like(values[..., :1, :]))  # fmt: skip
+                if o.affine:
+                    self.scale, self.shift = affine_fit(values, reconstruct(c_cos, c_sin, T, o.period))
                 self.c_cos, self.c_sin = c_cos.to(o.coefficient_dtype), c_sin.to(o.coefficient_dtype)
             else:
-                times = torch.arange(self.length, self.length + T, device=x.device)
+                times = torch.arange(self.length, self.length + T, device=x.device) + o.stream_offset
                 self.c_cos, self.c_sin = add_tokens(self.c_cos, self.c_sin, values, times, o.period)
         self.length += T
 
     def view(self) -> CompressedView:
         return CompressedView(self.exact, self.kept, self.dropped, self.c_cos, self.c_sin, self.scale, self.shift,
-                              self.options.period)  # fmt: skip
+                              self.options.period, self.head_dim)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -136,7 +192,8 @@ class CompressedView:
     """K or V of a layer's middle segment (M tokens) at one moment: ``exact`` (B, H, M, C), the
     ``kept`` (H, C) channels; the ``dropped`` (H, Cc) ones as bins ``c_cos``/``c_sin``
     (B, H, F, Cc) over ``period``, None when Cc = 0; the affine ``scale``/``shift``
-    (B, H, 1, Cc) or None."""
+    (B, H, 1, Cc) or None; ``head_dim`` D. When heads keep different numbers of channels the
+    lists are padded (index 0) and the padded slots' data are zeros, so reading is adding."""
 
     exact: torch.Tensor
     kept: torch.Tensor
@@ -146,18 +203,19 @@ class CompressedView:
     scale: torch.Tensor | None
     shift: torch.Tensor | None
     period: int
+    head_dim: int
 
     def read(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         """The middle as the attention sees it: (B, H, M, D) in ``dtype`` (default: the exact
         channels' dtype, so reconstructed channels are rounded to it)."""
         B, H, M, _ = self.exact.shape
-        out = self.exact.new_empty(B, H, M, self.kept.shape[-1] + self.dropped.shape[-1], dtype=dtype)
-        _put(out, self.kept, self.exact.to(out.dtype))
+        out = self.exact.new_zeros(B, H, M, self.head_dim, dtype=dtype)
+        _add(out, self.kept, self.exact.to(out.dtype))
         if self.c_cos is not None:
             approx = reconstruct(self.c_cos, self.c_sin, M, self.period)
             if self.scale is not None:
                 approx = approx * self.scale + self.shift
-            _put(out, self.dropped, approx.to(out.dtype))
+            _add(out, self.dropped, approx.to(out.dtype))
         return out
 
 
@@ -207,6 +265,7 @@ class FourierLayer(CacheLayerMixin):
         if self.key_kept.shape[0] != heads or self.value_kept.shape[0] != heads:
             raise ValueError(f"the plan has {self.key_kept.shape[0]} KV heads for this layer; the model has {heads}")
         self.dtype, self.device = key_states.dtype, key_states.device
+        self.options = self.options.for_prompt(key_states.shape[-2])
         self.keys, self.values = key_states[..., :0, :], value_states[..., :0, :]  # the exact prefix
         self.window_keys, self.window_values = self.keys, self.values
         self.middle = tuple(_Middle(kept.to(self.device), head_dim, self.options)
@@ -248,11 +307,13 @@ class FourierLayer(CacheLayerMixin):
         wk = torch.cat([self.window_keys, k[..., take:, :]], dim=-2)
         wv = torch.cat([self.window_values, v[..., take:, :]], dim=-2)
         leaving = wk.shape[-2] - self.options.window
+        if self.middle[0].length == 0 and self.seen + k.shape[-2] <= self.options.compress_above:
+            leaving = 0  # a middle no longer than its coefficients stays exact
         if leaving > 0:
             if self.middle[0].length + leaving > self.options.period:
                 raise ValueError(
                     f"the cache was planned for max_length={self.options.max_length} tokens per sequence and is full; "
-                    "build it with a larger max_length"
+                    "build it with a larger max_length (or max_new_tokens)"
                 )
             self.middle[0].append(wk[..., :leaving, :])
             self.middle[1].append(wv[..., :leaving, :])
@@ -274,11 +335,9 @@ class FourierLayer(CacheLayerMixin):
         if not self.is_initialized:
             return {"prefix": 0, "window": 0, "middle_exact": 0, "coefficients": 0, "affine": 0}
         size = lambda *ts: sum(t.numel() * t.element_size() for t in ts)  # noqa: E731
-        parts = [m.tensors() for m in self.middle]
-        get = lambda *names: [p[n] for p in parts for n in names if n in p]  # noqa: E731
+        k, v = (m.nbytes() for m in self.middle)
         return {"prefix": size(self.keys, self.values), "window": size(self.window_keys, self.window_values),
-                "middle_exact": size(*get("exact")), "coefficients": size(*get("c_cos", "c_sin")),
-                "affine": size(*get("scale", "shift"))}  # fmt: skip
+                **{part: k[part] + v[part] for part in k}}  # fmt: skip
 
     def full_nbytes(self) -> int:
         """Bytes a full (DynamicCache) layer would hold for the same tokens."""
@@ -313,15 +372,15 @@ def expected_nbytes(plan: FourierPlan, options: FourierOptions, length: int, dty
     """Bytes a :class:`FourierCache` holds after ``length`` tokens per row (no padding), keys
     and values in ``dtype``: what :meth:`FourierCache.nbytes` will report."""
     exact_size, coef_size = torch.finfo(dtype).bits // 8, torch.finfo(options.coefficient_dtype).bits // 8
-    middle = max(0, length - options.sinks - options.window)
+    middle = max(0, length - options.sinks - options.window) if length > options.compress_above else 0
     total = 0
     for keys, values in zip(plan.keys, plan.values, strict=True):
-        heads, kept = len(keys), len(keys[0]) + len(values[0])
-        compressed = 2 * plan.head_dim - kept
-        total += 2 * heads * (length - middle) * plan.head_dim * exact_size + heads * middle * kept * exact_size
+        heads, kept = len(keys), sum(len(h) for h in keys) + sum(len(h) for h in values)
+        compressed = 2 * heads * plan.head_dim - kept
+        total += 2 * heads * (length - middle) * plan.head_dim * exact_size + middle * kept * exact_size
         if middle:
             affine = 2 * 4 if options.affine else 0  # scale and shift, fp32
-            total += heads * compressed * (2 * options.frequencies * coef_size + affine)
+            total += compressed * (2 * options.frequencies * coef_size + affine)
     return batch * total
 
 

@@ -19,7 +19,7 @@ import torch
 from videorope.io import write_json
 from videorope.registry import Registry
 
-__all__ = ["SCHEDULES", "FourierPlan", "kv_shape", "pair_counts", "schedule"]
+__all__ = ["RANKS", "SCHEDULES", "FourierPlan", "kv_shape", "pair_counts", "schedule"]
 
 SCHEDULES = Registry("compression schedule")
 """Entries map ``num_layers`` (and options) to per-layer compressed fractions ``(keys, values)``."""
@@ -77,11 +77,30 @@ Kept = tuple[tuple[tuple[int, ...], ...], ...]
 """kept[layer][head]: sorted channel indices."""
 
 
+def _rank_layer(errors: torch.Tensor, ratio: float) -> tuple[tuple[int, ...], ...]:
+    """errors (Hkv, D): the original's ranking. The ``int(ratio * Hkv * D)`` channels of the
+    whole layer with the smallest errors are compressed (a stable ascending sort, as its
+    ``argsort``), the rest kept."""
+    heads, head_dim = errors.shape
+    compressed = torch.argsort(errors.flatten(), stable=True)[: int(ratio * heads * head_dim)]
+    kept = torch.ones(heads * head_dim, dtype=torch.bool)
+    kept[compressed] = False
+    return tuple(tuple(torch.nonzero(row).flatten().tolist()) for row in kept.view(heads, head_dim))
+
+
+def _rank_head(errors: torch.Tensor, ratio: float) -> tuple[tuple[int, ...], ...]:
+    """errors (Hkv, D): each head keeps its ``D - round(ratio * D)`` largest errors."""
+    count = errors.shape[-1] - round(ratio * errors.shape[-1])
+    return tuple(tuple(e.topk(count).indices.tolist()) for e in errors)
+
+
+RANKS = {"layer": _rank_layer, "head": _rank_head}
+"""How calibration errors become kept channels: across a layer's heads, or per head."""
+
+
 def _check(kept: Kept, head_dim: int, what: str) -> Kept:
     kept = tuple(tuple(tuple(sorted(int(c) for c in head)) for head in layer) for layer in kept)
     for i, layer in enumerate(kept):
-        if len({len(h) for h in layer}) > 1:
-            raise ValueError(f"{what} of layer {i}: every KV head must keep the same number of channels")
         for head in layer:
             if len(set(head)) != len(head) or (head and not 0 <= head[0] <= head[-1] < head_dim):
                 raise ValueError(
@@ -95,7 +114,8 @@ class FourierPlan:
     """Exact ("critical") channels per layer and KV head, for K and for V.
 
     ``keys[layer][head]`` and ``values[layer][head]`` are channel indices in ``[0, head_dim)``;
-    every head of a layer keeps the same number. ``meta`` records where the plan came from.
+    heads may keep different numbers (a plan ranked across a layer's heads, as the original's
+    calibration). ``meta`` records where the plan came from.
     """
 
     keys: Kept
@@ -114,10 +134,13 @@ class FourierPlan:
         return len(self.keys)
 
     def kept(self, layer: int, kind: str) -> torch.Tensor:
-        """Kept channels of ``layer`` for ``kind`` ('keys' or 'values'): (Hkv, C) long."""
+        """Kept channels of ``layer`` for ``kind`` ('keys' or 'values'): (Hkv, C) long, C the
+        widest head's count, narrower heads padded with -1."""
         if not 0 <= layer < self.num_layers:
             raise ValueError(f"the plan covers {self.num_layers} layers; layer {layer} has none (re-calibrate)")
-        return torch.tensor(getattr(self, kind)[layer], dtype=torch.long).reshape(len(getattr(self, kind)[layer]), -1)
+        heads = getattr(self, kind)[layer]
+        width = max(len(h) for h in heads)
+        return torch.tensor([list(h) + [-1] * (width - len(h)) for h in heads], dtype=torch.long).reshape(len(heads), -1)
 
     def compressed_fraction(self) -> float:
         """Share of all K and V channels (every layer and head) stored as coefficients."""
@@ -127,18 +150,19 @@ class FourierPlan:
 
     @classmethod
     def from_errors(cls, key_errors: torch.Tensor, value_errors: torch.Tensor, spec: str = "inverted-pyramid",
-                    **meta: Any) -> FourierPlan:  # fmt: skip
-        """Keep, per layer and KV head, the channels with the largest reconstruction error;
-        how many comes from schedule ``spec``. Errors (layers, Hkv, head_dim)."""
-        num_layers, _, head_dim = key_errors.shape
-        ratios = schedule(spec, num_layers)
-        picks = []
-        for errors, fractions in zip((key_errors, value_errors), ratios, strict=True):
-            count = [head_dim - round(r * head_dim) for r in fractions]
-            picks.append(
-                tuple(tuple(tuple(e.topk(c).indices.tolist()) for e in errors[i]) for i, c in enumerate(count))
-            )
-        return cls(picks[0], picks[1], head_dim, {"schedule": spec, **meta})
+                    rank: str = "layer", **meta: Any) -> FourierPlan:  # fmt: skip
+        """Keep the channels with the largest reconstruction error; how many comes from schedule
+        ``spec``. ``rank='layer'`` (the original's ``compressed_dims_search``): the channels of
+        all KV heads of a layer ranked together, ``int(ratio * heads * head_dim)`` of the
+        smallest errors compressed, so heads keep different counts; ``rank='head'``
+        (videorope's variant): each head keeps ``head_dim - round(ratio * head_dim)``.
+        Errors (layers, Hkv, head_dim)."""
+        if rank not in RANKS:
+            raise ValueError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}")
+        ratios = schedule(spec, key_errors.shape[0])
+        picks = [tuple(RANKS[rank](layer, r) for layer, r in zip(errors, fractions, strict=True))
+                 for errors, fractions in zip((key_errors, value_errors), ratios, strict=True)]  # fmt: skip
+        return cls(picks[0], picks[1], key_errors.shape[-1], {"schedule": spec, "rank": rank, **meta})
 
     @classmethod
     def full(cls, config: Any) -> FourierPlan:

@@ -135,12 +135,14 @@ def _full(model: Any, attention_mask: torch.Tensor | None) -> Cache:
     summary="sinks + window exact; middle: critical channels exact, the rest as DFT bins",
     options={
         "plan": REQUIRED,
-        "max_length": REQUIRED,
+        "max_length": None,
+        "max_new_tokens": None,
         "sinks": 4,
         "window": 1020,
         "frequencies": 512,
         "coefficient_dtype": torch.float32,
-        "affine": False,
+        "affine": True,
+        "stream_offset": 1,
         "kernel": "auto",
     },  # fmt: skip
 )
