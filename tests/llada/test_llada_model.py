@@ -126,3 +126,40 @@ def test_the_niah_command_runs_through_the_sampler_on_a_written_checkpoint(tmp_p
     assert len(results) == 4 and (tmp_path / "out" / "report" / "niah.md").exists()
     assert list((tmp_path / "out" / "report").glob("*.png"))
     assert json.loads((tmp_path / "out" / "run" / "run.json").read_text())["positional"]["scaling"] == "critical-ntk"
+
+
+def test_rms_norm_rounds_before_the_weight_as_llada_does():
+    """LLaDA's RMSNorm normalises in fp32, rounds to the input dtype, then multiplies by the
+    weight; torch's RMSNorm multiplies first. In bf16 the two differ; ours is LLaDA's."""
+    from videorope.llada.model import RMSNorm
+
+    g = torch.Generator().manual_seed(0)
+    norm = RMSNorm(64, eps=1e-5).to(torch.bfloat16)
+    with torch.no_grad():
+        norm.weight.copy_(1 + torch.randn(64, generator=g))
+    x = (3 * torch.randn(4, 64, generator=g)).to(torch.bfloat16)
+    y = x.float()
+    expected = norm.weight * (y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + 1e-5)).to(torch.bfloat16)
+    assert torch.equal(norm(x), expected)
+    torch_norm = torch.nn.RMSNorm(64, eps=1e-5).to(torch.bfloat16)
+    torch_norm.load_state_dict(norm.state_dict())
+    assert not torch.equal(torch_norm(x), norm(x))
+
+
+def test_the_rotary_runs_in_fp32_in_a_bf16_model(monkeypatch):
+    """LLaDA keeps cos/sin in fp32 (rope_full_precision) and rotates fp32 q and k, rounding once."""
+    from videorope.llada import model as llada_model
+
+    seen = []
+    original = llada_model.apply_rotary
+
+    def spy(x, cos, sin, *args, **kwargs):
+        seen.append((x.dtype, cos.dtype, sin.dtype))
+        return original(x, cos, sin, *args, **kwargs)
+
+    monkeypatch.setattr(llada_model, "apply_rotary", spy)
+    model = tiny_llada().to(torch.bfloat16)
+    with torch.no_grad():
+        logits = model(torch.randint(0, 200, (1, 12), generator=torch.Generator().manual_seed(0))).logits
+    assert seen and all(s == (torch.bfloat16, torch.float32, torch.float32) for s in seen)
+    assert torch.isfinite(logits).all()

@@ -92,3 +92,19 @@ def test_a_left_padded_row_samples_as_it_would_alone():
     together, _ = _run(model, prompt, attention_mask=mask)
     alone, _ = _run(model, prompt[1:, 3:])
     assert torch.equal(together[1, 9:], alone[0, 6:])
+
+
+def test_original_padding_attends_to_the_pads_and_counts_positions_over_the_canvas():
+    """padding='original' is LLaDA's released behaviour: the mask is ignored, so a padded row
+    samples as the padded canvas does without a mask, not as it would alone."""
+    model = tiny_llada()
+    prompt = _prompt(batch=2, length=9)
+    prompt[1, :3] = 254
+    mask = torch.ones_like(prompt)
+    mask[1, :3] = 0
+    original, _ = _run(model, prompt, attention_mask=mask, padding="original")
+    unmasked, _ = _run(model, prompt)
+    masked, _ = _run(model, prompt, attention_mask=mask)
+    assert torch.equal(original, unmasked) and not torch.equal(original[1], masked[1])
+    with pytest.raises(ValueError, match="padding must be 'mask' or 'original'"):
+        _run(model, prompt, attention_mask=mask, padding="ignore")

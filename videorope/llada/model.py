@@ -67,6 +67,19 @@ class LLaDAConfig(PretrainedConfig):
         return self.n_kv_heads
 
 
+class RMSNorm(nn.Module):
+    """LLaDA's RMSNorm: normalise in fp32, round to the input's dtype, then multiply by the
+    weight (``torch.nn.RMSNorm`` multiplies before rounding, which differs in bf16)."""
+
+    def __init__(self, size: int, eps: float):
+        super().__init__()
+        self.eps, self.weight = eps, nn.Parameter(torch.ones(size))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x.float()
+        return self.weight * (y * torch.rsqrt(y.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype)
+
+
 class LLaDABlock(nn.Module):
     """Pre-norm attention (bidirectional) and SwiGLU (``ff_proj`` is the gate), as published."""
 
@@ -81,8 +94,8 @@ class LLaDABlock(nn.Module):
         self.ff_proj = nn.Linear(d, config.mlp_hidden_size, bias=False)
         self.up_proj = nn.Linear(d, config.mlp_hidden_size, bias=False)
         self.ff_out = nn.Linear(config.mlp_hidden_size, d, bias=False)
-        self.attn_norm = nn.RMSNorm(d, eps=config.rms_norm_eps)
-        self.ff_norm = nn.RMSNorm(d, eps=config.rms_norm_eps)
+        self.attn_norm = RMSNorm(d, eps=config.rms_norm_eps)
+        self.ff_norm = RMSNorm(d, eps=config.rms_norm_eps)
 
     def forward(self, x: torch.Tensor, rotary: tuple, keep: torch.Tensor | None, cache: PromptCache | None = None,
                 full: bool = True, past_key_values: Cache | None = None) -> torch.Tensor:  # fmt: skip
@@ -126,7 +139,7 @@ class LLaDAModel(nn.Module):
         parts = {
             "wte": nn.Embedding(config.embedding_size, config.d_model),
             "blocks": nn.ModuleList(LLaDABlock(config, i) for i in range(config.n_layers)),
-            "ln_f": nn.RMSNorm(config.d_model, eps=config.rms_norm_eps),
+            "ln_f": RMSNorm(config.d_model, eps=config.rms_norm_eps),
         }
         if not config.weight_tying:
             parts["ff_out"] = nn.Linear(config.d_model, config.embedding_size, bias=False)
@@ -168,7 +181,7 @@ class LLaDAModelLM(nn.Module):
         if not full:  # the prompt's keys and values come from the cache
             input_ids, position_ids = input_ids[:, prompt_cache.length :], position_ids[:, prompt_cache.length :]
         x = t.wte(input_ids)
-        rotary = self.model.rotary_emb(x, position_ids)
+        rotary = self.model.rotary_emb(x[..., :0].float(), position_ids)  # cos/sin in fp32, as LLaDA's rotary
         keep = None if attention_mask is None else attention_mask.bool()[:, None, None, :]
         for block in t.blocks:
             x = block(x, rotary, keep, prompt_cache, full, past_key_values)

@@ -77,13 +77,18 @@ def generate(
     cfg_scale: float = 0.0,
     remasking: str = "low_confidence",
     attention_mask: torch.Tensor | None = None,
+    padding: str = "mask",
     prompt_cache: PromptCache | None = None,
     generator: torch.Generator | None = None,
     callback: Callable[[int, torch.Tensor], None] | None = None,
     progress: bool = True,
 ) -> torch.Tensor:
     """Fill ``gen_length`` masks after ``prompt`` (B, Lp) (left-padded rows with
-    ``attention_mask`` (B, Lp)); returns the canvas (B, Lp + gen_length). ``prompt_cache``
+    ``attention_mask`` (B, Lp)); returns the canvas (B, Lp + gen_length). ``padding``:
+    ``mask`` (videorope: padded keys hidden, each row's positions from its first token, so a
+    padded row samples as it would alone) or ``original`` (``ML-GSAI/LLaDA``: its model ignores
+    the mask, so pads are attended to and positions run 0..L-1 over the padded canvas; what
+    published batched numbers used). ``prompt_cache``
     (a fresh :class:`~videorope.llada.cache.PromptCache` for this prompt) reuses the prompt's
     keys and values between refreshes, an approximation. ``callback(step, canvas)`` runs
     after every step; ``generator`` makes sampling reproducible."""
@@ -93,7 +98,11 @@ def generate(
     if prompt_cache is not None and (cfg_scale or prompt_cache.length != Lp or prompt_cache.layers):
         raise ValueError("prompt_cache: pass a fresh PromptCache(prompt length, refresh) and no cfg_scale")
     canvas = torch.cat([prompt, torch.full((B, gen_length), mask_id, dtype=prompt.dtype, device=prompt.device)], 1)
+    if padding not in ("mask", "original"):
+        raise ValueError(f"padding must be 'mask' or 'original', got {padding!r}")
     positions = None
+    if attention_mask is not None and padding == "original":
+        attention_mask = None  # the original model ignores it
     if attention_mask is not None:  # left padding: each row counts positions from its first token
         attention_mask = torch.cat([attention_mask, attention_mask.new_ones(B, gen_length)], 1)
         positions = (attention_mask.cumsum(-1) - 1).clamp_min(0)
