@@ -133,6 +133,7 @@ def test_choice_survives_save_and_load(family, tmp_path, vl_batch):
         "allocation": "videorope",
         "scaling": "yarn-v",
         "temporal_spacing": 3.0,
+        "text_start": "t",
         "temporal": None,
         "factor": 2,
         "original_length": None,

@@ -5,13 +5,16 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from videorope.rope import LAYOUTS, batch_positions, positions
+from videorope.rope import LAYOUTS, batch_positions, positions, text_step
 
 # Worked example: [("text", 2), ("video", T=2, H=2, W=2), ("text", 2)]; video tokens in
 # order (f, r, c) = 000, 001, 010, 011, 100, 101, 110, 111. Rows t, h, w; then next position.
 GOLDEN = {
     "vanilla": ([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]] * 3, 12),
-    "tad": ([[0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]] * 3, 13),
+    # VideoRoPE's tad_rope: time + vanilla, text +2 per token; the block starts at s = 4
+    # (time 2 + vanilla 2) and after it time resumes at 4, vanilla at 8
+    "tad": ([[0, 2, 4, 5, 6, 7, 9, 10, 11, 12, 14, 16]] * 3, 18),
+    "tad-1d": ([[0, 1, 2, 3, 4, 5, 7, 8, 9, 10, 11, 12]] * 3, 13),
     "mrope": (
         [
             [0, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 5],
@@ -109,14 +112,14 @@ def test_properties(layout, segments):
     t = pos[0]
     assert bool((t[1:] >= t[:-1]).all()), "time never runs backwards"
     assert nxt > t.max()
-    # text tokens advance by exactly 1 on every axis
+    # text tokens advance by exactly the layout's step (1, tad 2) on every axis
     i = 0
     for seg in segments:
         size = seg[1] if seg[0] == "text" else int(torch.tensor(seg[1:]).prod())
         if seg[0] == "text":
             block = pos[:, i : i + size]
             assert bool((block == block[0]).all())
-            assert bool((block[0].diff() == 1).all())
+            assert bool((block[0].diff() == text_step(layout)).all())
         i += size
 
 

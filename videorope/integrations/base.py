@@ -6,7 +6,7 @@ Integrations only wire :mod:`videorope.rope` into models; the math lives there.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import torch
@@ -24,6 +24,7 @@ from videorope.rope import (
     is_dynamic,
     positions,
     rotary_table,
+    text_step,
 )
 
 __all__ = ["CONFIG_KEY", "FAMILIES", "PositionalChoice", "RotaryEmbedding", "configured_scaling", "rope_spec"]
@@ -156,6 +157,10 @@ class RotaryEmbedding(nn.Module):
     def __init__(self, rope: RopeSpec, choice: PositionalChoice):
         super().__init__()
         self.rope, self.choice = rope, choice
+        # A layout whose text advances by k per token (tad: 2) is handed positions divided by k,
+        # so transformers' decoding rule (cache index + delta) holds; the frequencies are
+        # multiplied by k, which gives the same angles bit for bit (k is a power of 2).
+        self.step = text_step(choice.layout) if choice.layout else 1
         self.dynamic = is_dynamic(choice.scaling)
         table = self._table(None)
         self.register_buffer("axis", table.axis, persistent=False)
@@ -164,13 +169,14 @@ class RotaryEmbedding(nn.Module):
 
     def _table(self, seq_len: int | None) -> RotaryTable:
         c = self.choice
-        return rotary_table(self.rope, c.allocation, c.scaling, c.allocation_options, c.scaling_options, seq_len)
+        table = rotary_table(self.rope, c.allocation, c.scaling, c.allocation_options, c.scaling_options, seq_len)
+        return table if self.step == 1 else replace(table, inv_freq=table.inv_freq * self.step)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         table = RotaryTable(self.axis, self.inv_freq, self.attention_factor)
         if self.dynamic:
-            seq_len = int(position_ids.max()) + 1
+            seq_len = int(position_ids.max() * self.step) + 1
             if seq_len > self.rope.train_length:
                 table = self._table(seq_len)
         if wants_kernel(self.kernel, x):

@@ -82,8 +82,9 @@ def patch_qwen_vl(model: nn.Module, choice: PositionalChoice, per_frame_video: b
             **choice.layout_options,
         )
         length = attention_mask.sum(-1).cpu() if attention_mask is not None else input_ids.shape[1]
-        deltas = (nexts - length).unsqueeze(1)
-        return positions.to(input_ids.device), deltas.to(input_ids.device)
+        step = inner.language_model.rotary_emb.step  # positions / step: see RotaryEmbedding
+        deltas = (nexts - step * length).unsqueeze(1) / step
+        return (positions / step).to(input_ids.device), deltas.to(input_ids.device)
 
     inner.get_rope_index = get_rope_index
 

@@ -5,9 +5,10 @@ A sequence is a list of segments, grids already merged by the vision merger:
     [("text", 3), ("video", T, H, W), ("image", H, W), ("text", 2)]
 
 A video segment may carry a fifth element, the seconds one temporal grid step spans
-(Qwen2.5-VL's ``second_per_grid_ts``). Text always advances by 1 on all three axes, so a
-layout is defined by how it places one vision block that starts at position ``s`` and where
-the token after the block starts. Positions are float32: VideoRoPE and V2PE use fractional
+(Qwen2.5-VL's ``second_per_grid_ts``). Text advances by the same step on all three axes (1,
+or 2 for ``tad``: its time and vanilla indices both advance), so a layout is defined by how it
+places one vision block that starts at position ``s`` and where the token after the block
+starts. Positions are float32: VideoRoPE and V2PE use fractional
 positions, and fp32 represents every integer position below 2**24 exactly.
 
 Each layout is a pure function ``block(s, T, H, W, seconds, **options) -> (pos, next)``
@@ -25,7 +26,7 @@ import torch
 
 from videorope.registry import Registry
 
-__all__ = ["LAYOUTS", "HOPE_TRAIN_SPACINGS", "positions", "batch_positions", "normalize_segments"]
+__all__ = ["LAYOUTS", "HOPE_TRAIN_SPACINGS", "positions", "batch_positions", "normalize_segments", "text_step"]
 
 LAYOUTS = Registry("layout")
 
@@ -75,11 +76,27 @@ def vanilla(s: float, T: int, H: int, W: int, seconds: float | None) -> tuple[to
 
 @LAYOUTS.register(
     "tad",
-    paper="TC-LLaVA / TAD-RoPE (Gao et al., 2024)",
-    summary="vanilla 1D index plus the frame index, on all axes",
+    paper="TC-LLaVA / TAD-RoPE (Gao et al., 2024), as VideoRoPE's code runs it",
+    summary="time index + vanilla index on all axes (VideoRoPE's tad_rope): text advances by 2 per token",
     default_allocation="vanilla",
+    text_step=2,
 )
 def tad(s: float, T: int, H: int, W: int, seconds: float | None) -> tuple[torch.Tensor, float]:
+    """``Wiselnn570/VideoRoPE``'s baseline: ``get_time_rope_index + get_vanilla_rope_index``.
+    A block starting at ``s`` (time t0 + vanilla v0) gives token j of frame f the position
+    s + f + j; the time index then resumes at t0 + T and the vanilla one at v0 + n."""
+    f, _, _ = _grid(T, H, W)
+    p = s + torch.arange(f.numel(), dtype=torch.float64) + f
+    return p.expand(3, -1), s + f.numel() + T
+
+
+@LAYOUTS.register(
+    "tad-1d",
+    paper="TC-LLaVA / TAD-RoPE (Gao et al., 2024)",
+    summary="vanilla 1D index plus the frame index, on all axes; text advances by 1 (videorope's earlier tad)",
+    default_allocation="vanilla",
+)
+def tad_1d(s: float, T: int, H: int, W: int, seconds: float | None) -> tuple[torch.Tensor, float]:
     f, _, _ = _grid(T, H, W)
     p = s + torch.arange(f.numel(), dtype=torch.float64) + f
     return p.expand(3, -1), float(p.max()) + 1
@@ -127,22 +144,31 @@ def qwen3(s: float, T: int, H: int, W: int, seconds: float | None) -> tuple[torc
     return pos, s + T * max(H, W)
 
 
+TEXT_STARTS = ("t", "max")
+"""Where text after a VideoRoPE block starts: ``t``, after the largest temporal index (the
+VideoRoPE transformers and vLLM code); ``max``, after the largest index of any axis (the
+VideoRoPE++ vLLM code, ``videorope_plus/.../rotary_embedding.py``)."""
+
+
 def diagonal(
-    s: float, T: int, H: int, W: int, seconds: float | None, *, temporal_spacing: float
+    s: float, T: int, H: int, W: int, seconds: float | None, *, temporal_spacing: float, text_start: str = "t"
 ) -> tuple[torch.Tensor, float]:
     """VideoRoPE's diagonal layout: t = s + delta*f, each frame's spatial grid centred on t."""
     delta = _positive("temporal_spacing", temporal_spacing)
+    if text_start not in TEXT_STARTS:
+        raise ValueError(f"text_start must be one of {', '.join(TEXT_STARTS)}, got {text_start!r}")
     f, r, c = _grid(T, H, W)
     t = s + delta * f
     pos = torch.stack([t, t + r - (H - 1) // 2, t + c - (W - 1) // 2])
-    return pos, s + delta * (T - 1) + 1
+    return pos, (s + delta * (T - 1) if text_start == "t" else float(pos.max())) + 1
 
 
 LAYOUTS.register(
     "videorope",
     paper="VideoRoPE (Wei et al., ICML 2025)",
-    summary="diagonal layout, t = s + delta*f, spatial grid centred on t; adjustable temporal spacing delta",
-    options={"temporal_spacing": 2.0},
+    summary="diagonal layout, t = s + delta*f, spatial grid centred on t; adjustable temporal spacing delta; "
+    "text after the block at max(t) + 1 (text_start='max': VideoRoPE++'s max over t, h, w + 1)",
+    options={"temporal_spacing": 2.0, "text_start": "t"},
     default_allocation="videorope",
 )(diagonal)
 LAYOUTS.register(
@@ -191,19 +217,25 @@ def normalize_segments(segments: Sequence[Sequence[Any]]) -> list[tuple[str, int
     return out
 
 
+def text_step(layout: str) -> int:
+    """How far one text token advances the position in ``layout`` (decoding included)."""
+    return int(LAYOUTS[layout].meta.get("text_step", 1))
+
+
 def positions(layout: str, segments: Sequence[Sequence[Any]], **options: Any) -> tuple[torch.Tensor, float]:
     """Lay out one sequence.
 
     Returns ``positions`` float32 (3, L) and ``next_position``, where a following token
-    starts. Text tokens get ``p, p+1, ...`` on all three axes.
+    starts. Text tokens get ``p, p+k, p+2k, ...`` on all three axes, ``k`` the layout's
+    :func:`text_step` (1 but for ``tad``).
     """
-    block = LAYOUTS[layout].fn
+    block, step = LAYOUTS[layout].fn, text_step(layout)
     opts = LAYOUTS.resolve(layout, options)
     start, parts = 0.0, []
     for kind, T, H, W, seconds in normalize_segments(segments):
         if kind == "text":
-            pos = (start + torch.arange(T, dtype=torch.float64)).expand(3, T)
-            start = start + T
+            pos = (start + step * torch.arange(T, dtype=torch.float64)).expand(3, T)
+            start = start + step * T
         else:
             pos, start = block(start, T, H, W, seconds, **opts)
         parts.append(pos)
