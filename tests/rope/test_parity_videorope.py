@@ -77,3 +77,20 @@ def test_the_patched_model_hands_tad_positions_through_the_decoding_rule():
     x = torch.zeros(1, dtype=torch.float32)
     for a, b in zip(rotary(x, stored), plain(x, golden[:, None]), strict=True):
         assert torch.equal(a, b)
+
+
+def test_lta_rotary_equals_the_released_code_bit_for_bit():
+    """VideoRoPE's low-frequency temporal allocation: cos/sin from the "video" case's diagonal
+    positions and q rotated, as ``Qwen2VLRotaryEmbedding.forward`` and
+    ``apply_m_modify_multimodal_rotary_pos_emb`` of the released code compute them
+    (``tests/golden/videorope_rotary.json``, made by ``tests/golden/make_videorope_rotary.py``)."""
+    from videorope.integrations.base import PositionalChoice, RotaryEmbedding
+    from videorope.rope import RopeSpec, apply_rotary
+
+    rotary_golden = json.loads((Path(__file__).parents[1] / "golden" / "videorope_rotary.json").read_text())
+    pos = torch.tensor(GOLDEN["cases"]["video"]["get_t_scale_rope_index"]["positions"], dtype=torch.float32)
+    spec = RopeSpec(rotary_golden["head_dim"], rotary_golden["base"], 32768)
+    choice = PositionalChoice.build("videorope", "videorope", "none", {})
+    cos, sin = RotaryEmbedding(spec, choice)(torch.zeros(1), pos[:, None, :])
+    q = torch.tensor(rotary_golden["q"])
+    assert torch.equal(apply_rotary(q, cos, sin), torch.tensor(rotary_golden["q_embed"]))
