@@ -9,12 +9,16 @@ It runs ``Qwen2VLRotaryEmbedding.forward`` (cos/sin per axis from (3, B, L) posi
 h/w interleaved) of ``videorope-transformer/modeling_videorope.py`` on the positions its own
 ``get_t_scale_rope_index`` gives the "video" case of ``videorope_positions.json``, with the
 default inverse frequencies ``1 / base ** (arange(0, d, 2) / d)`` (float32) and
-``mrope_section = [16, 24, 24]``. Only the numbers are committed.
+``mrope_section = [16, 24, 24]``. It also runs ``MRotaryEmbedding.post_init`` of the
+VideoRoPE++ vLLM ``rotary_embedding.py`` with ``scaling_method = 'videorope++_v1'`` (YaRN-V;
+the class's default factor 4, original length 32768) for Qwen2.5-VL's base 1e6 and keeps its
+inverse frequencies. Only the numbers are committed.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import json
 import subprocess
 import sys
@@ -25,26 +29,38 @@ from types import SimpleNamespace
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from make_videorope_positions import TRANSFORMERS_FILE, _function  # noqa: E402
+from make_videorope_positions import TRANSFORMERS_FILE, VLLM_PLUS_FILE, _function  # noqa: E402
 
 HEAD_DIM, BASE, SECTION, SEED = 128, 10000.0, [16, 24, 24], 0
 
 
-def _method(repo: str, cls: str, name: str):
-    """Method ``name`` of class ``cls`` in the transformers file, compiled on its own."""
-    text = subprocess.run(["git", "-C", repo, "show", f"HEAD:{TRANSFORMERS_FILE}"], capture_output=True, text=True,
+def _method(repo: str, path: str, cls: str, name: str, namespace: dict | None = None):
+    """Method ``name`` of class ``cls`` in ``path``, compiled on its own in ``namespace``."""
+    text = subprocess.run(["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True, text=True,
                           check=True).stdout  # fmt: skip
     owner = next(n for n in ast.parse(text).body if isinstance(n, ast.ClassDef) and n.name == cls)
     node = next(n for n in owner.body if isinstance(n, ast.FunctionDef) and n.name == name)
-    namespace = {"torch": torch}
-    exec(compile(textwrap.dedent(ast.get_source_segment(text, node)), TRANSFORMERS_FILE, "exec"), namespace)  # noqa: S102
+    namespace = {"torch": torch, **(namespace or {})}
+    exec(compile(textwrap.dedent(ast.get_source_segment(text, node)), path, "exec"), namespace)  # noqa: S102
     return namespace[name]
+
+
+def _yarn_v(repo: str, base: float) -> list[float]:
+    """VideoRoPE++'s YaRN-V inverse frequencies (``videorope++_v1``) for head dim 128."""
+    cls = SimpleNamespace(factor=4.0, scaling_method="videorope++_v1")
+    post_init = _method(repo, VLLM_PLUS_FILE, "MRotaryEmbedding", "post_init", {"MRotaryEmbedding": cls})
+    rotary = SimpleNamespace(head_size=HEAD_DIM, rotary_dim=HEAD_DIM, base=base, is_neox_style=True,
+                             dtype=torch.float32, mrope_section=SECTION)  # fmt: skip
+    rotary.register_buffer = lambda name, value, persistent=False: setattr(rotary, name, value)
+    with contextlib.redirect_stdout(sys.stderr):  # it prints its settings
+        post_init(rotary)
+    return rotary.inv_freq.tolist()
 
 
 def main(repo: str) -> None:
     positions = json.loads((Path(__file__).parent / "videorope_positions.json").read_text())
     golden = torch.tensor(positions["cases"]["video"]["get_t_scale_rope_index"]["positions"])[:, None, :]  # (3,1,L)
-    forward = _method(repo, "Qwen2VLRotaryEmbedding", "forward")
+    forward = _method(repo, TRANSFORMERS_FILE, "Qwen2VLRotaryEmbedding", "forward")
     rotate_half = _function(repo, TRANSFORMERS_FILE, "rotate_half")
     lta = _function(repo, TRANSFORMERS_FILE, "apply_m_modify_multimodal_rotary_pos_emb")
     lta.__globals__["rotate_half"] = rotate_half
@@ -55,7 +71,8 @@ def main(repo: str) -> None:
     cos, sin = forward(rotary, q, golden)
     q_embed, _ = lta(q, q, cos, sin, SECTION)
     out = {"repository": "Wiselnn570/VideoRoPE", "commit": positions["commit"], "head_dim": HEAD_DIM, "base": BASE,
-           "mrope_section": SECTION, "seed": SEED, "q": q.tolist(), "q_embed": q_embed.tolist()}  # fmt: skip
+           "mrope_section": SECTION, "seed": SEED, "q": q.tolist(), "q_embed": q_embed.tolist(),
+           "yarn_v": {"base": 1e6, "factor": 4.0, "original_length": 32768, "inv_freq": _yarn_v(repo, 1e6)}}  # fmt: skip
     json.dump(out, sys.stdout, separators=(",", ":"))
 
 

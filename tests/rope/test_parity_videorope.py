@@ -94,3 +94,17 @@ def test_lta_rotary_equals_the_released_code_bit_for_bit():
     cos, sin = RotaryEmbedding(spec, choice)(torch.zeros(1), pos[:, None, :])
     q = torch.tensor(rotary_golden["q"])
     assert torch.equal(apply_rotary(q, cos, sin), torch.tensor(rotary_golden["q_embed"]))
+
+
+def test_yarn_v_frequencies_equal_videorope_plus_plus():
+    """YaRN-V: VideoRoPE++'s ``videorope++_v1`` (vLLM ``MRotaryEmbedding.post_init``): spatial
+    frequencies untouched, the 16 temporal ones from the base stretched for 4 x 32768."""
+    from videorope.integrations.base import PositionalChoice, RotaryEmbedding
+    from videorope.rope import RopeSpec
+
+    golden = json.loads((Path(__file__).parents[1] / "golden" / "videorope_rotary.json").read_text())["yarn_v"]
+    spec = RopeSpec(128, golden["base"], 32768)
+    choice = PositionalChoice.build("videorope", "videorope", "yarn-v", {"factor": golden["factor"]})
+    rotary = RotaryEmbedding(spec, choice)
+    assert torch.equal(rotary.inv_freq, torch.tensor(golden["inv_freq"]))  # bit for bit
+    assert rotary.attention_factor == 1.0
