@@ -239,3 +239,22 @@ def test_real_model_finds_the_passkey_through_a_compressed_middle():
     assert "6150472" in tokenizer.decode(full[0, ids.shape[1] :])
     assert torch.equal(full, fourier)
     assert plan.compressed_fraction() == 0.5 and cache.nbytes() < 0.7 * cache.breakdown()["full"]
+
+
+@pytest.mark.parametrize("coefficient_dtype", [torch.float32, torch.bfloat16])
+def test_reading_every_step_equals_rebuilding_from_the_bins(coefficient_dtype):
+    """The reference reader keeps the rebuilt middle and follows streamed tokens with a
+    rank-one update (every update reads the cache first): it equals a fresh rebuild from the
+    bins, K and V, after single tokens and chunks."""
+    g = torch.Generator().manual_seed(4)
+    k, v = torch.randn(2, 2, 2, 170, 16, generator=g)
+    cache = FourierCache(_ragged_plan(), **{**OPTIONS, "coefficient_dtype": coefficient_dtype})
+    cache.update(k[..., :150, :], v[..., :150, :], 0)
+    for t, n in ((150, 1), (151, 1), (152, 5), (157, 13)):
+        cache.update(k[..., t : t + n, :], v[..., t : t + n, :], 0)
+    for middle in cache.layers[0].middle:
+        o = middle.options
+        fresh = reconstruct(middle.c_cos, middle.c_sin, middle.length, o.period)
+        if coefficient_dtype == torch.float32:
+            assert middle._rebuilt is not None and middle._rebuilt.shape == fresh.shape
+        torch.testing.assert_close(middle.rebuilt(), fresh, rtol=1e-5, atol=1e-5)

@@ -15,7 +15,7 @@ import math
 
 import torch
 
-__all__ = ["add_tokens", "affine_fit", "check_bins", "reconstruct", "truncated_dft"]
+__all__ = ["add_tokens", "affine_fit", "check_bins", "reconstruct", "token_response", "truncated_dft"]
 
 
 def check_bins(frequencies: int, period: int) -> None:
@@ -65,13 +65,25 @@ def add_tokens(
     return (c_cos.float() + cos @ x).to(c_cos.dtype), (c_sin.float() + sin @ x).to(c_sin.dtype)
 
 
-def reconstruct(c_cos: torch.Tensor, c_sin: torch.Tensor, length: int, period: int) -> torch.Tensor:
-    """Values (..., length, C) at times 0..length-1 from the truncated spectrum: the inverse
-    DFT with the bins at and above ``F`` taken as zero. float32 whatever the coefficient dtype."""
-    if not 0 <= length <= period:
-        raise ValueError(f"cannot read {length} positions back from a period of {period}")
+def reconstruct(c_cos: torch.Tensor, c_sin: torch.Tensor, length: int, period: int, start: int = 0) -> torch.Tensor:
+    """Values (..., length - start, C) at times start..length-1 from the truncated spectrum: the
+    inverse DFT with the bins at and above ``F`` taken as zero. float32 whatever the
+    coefficient dtype."""
+    if not 0 <= start <= length <= period:
+        raise ValueError(f"cannot read positions {start}..{length - 1} back from a period of {period}")
     cos, sin = _basis(period, c_cos.shape[-2], c_cos.device)
-    return cos[:length] @ c_cos.float() + sin[:length] @ c_sin.float()
+    return cos[start:length] @ c_cos.float() + sin[start:length] @ c_sin.float()
+
+
+def token_response(offsets: torch.Tensor, frequencies: int, period: int) -> torch.Tensor:
+    """What one token adds to the reconstruction at a time ``offset`` away, per unit value:
+    ``sum_n w_n cos(2 pi n offset / P)`` (w as in :func:`reconstruct`), float32 of ``offsets``'
+    shape. Adding token x at time s changes every read-back value at t by x times this at
+    t - s, so a reconstruction follows a streamed token without being rebuilt."""
+    weight = torch.full((frequencies,), 2.0 / period, dtype=torch.float64, device=offsets.device)
+    weight[0] = 1.0 / period
+    angles = _angles(offsets.flatten(), frequencies, period)  # (N, F)
+    return (angles.cos() @ weight).float().view(offsets.shape)
 
 
 def affine_fit(original: torch.Tensor, approx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -28,12 +28,13 @@ Shapes follow transformers: keys and values (B, Hkv, L, D).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
 from transformers.cache_utils import Cache, CacheLayerMixin
 
-from videorope.cache.dft import add_tokens, affine_fit, check_bins, reconstruct, truncated_dft
+from videorope.cache.dft import add_tokens, affine_fit, check_bins, reconstruct, token_response, truncated_dft
 from videorope.cache.plan import FourierPlan
 from videorope.integrations.kernel import check_kernel
 
@@ -145,6 +146,7 @@ class _Middle:
         (self.kept, self.kept_mask), (self.dropped, self.dropped_mask) = _padded(kept), _padded(dropped)
         self.options, self.head_dim, self.length = options, head_dim, 0
         self.exact = self.c_cos = self.c_sin = self.scale = self.shift = None
+        self._rebuilt: torch.Tensor | None = None  # a read cache of the reference path; see rebuilt()
 
     def tensors(self) -> dict[str, torch.Tensor]:
         names = ("exact", "c_cos", "c_sin", "scale", "shift")
@@ -153,6 +155,17 @@ class _Middle:
     def map(self, fn) -> None:
         for name, t in self.tensors().items():
             setattr(self, name, fn(t))
+        self._rebuilt = None
+
+    def rebuilt(self) -> torch.Tensor:
+        """The compressed channels read back, (B, H, M, Cc) float32, before the affine step.
+        The PyTorch read path keeps it between decoding steps and follows each streamed token
+        with a rank-one update (:func:`~videorope.cache.dft.token_response`) instead of
+        rebuilding the middle; it is a cache of the reader, not stored data (not in nbytes;
+        the Triton kernel reads the bins directly)."""
+        if self._rebuilt is None:
+            self._rebuilt = reconstruct(self.c_cos, self.c_sin, self.length, self.options.period)
+        return self._rebuilt
 
     def nbytes(self) -> dict[str, int]:
         """Bytes of the stored slots (padding to the widest head not counted)."""
@@ -180,11 +193,19 @@ class _Middle:
             else:
                 times = torch.arange(self.length, self.length + T, device=x.device) + o.stream_offset
                 self.c_cos, self.c_sin = add_tokens(self.c_cos, self.c_sin, values, times, o.period)
+                if self._rebuilt is not None and self.c_cos.dtype != torch.float32:
+                    self._rebuilt = None  # rounded coefficients: rebuild from them on the next read
+                if self._rebuilt is not None:  # follow the new tokens, then read the new positions
+                    old = torch.arange(self.length, device=x.device)
+                    response = token_response(old[:, None] - times[None, :], o.frequencies, o.period)  # (M, T)
+                    new = reconstruct(self.c_cos, self.c_sin, self.length + T, o.period, start=self.length)
+                    self._rebuilt = torch.cat([self._rebuilt + response @ values, new], dim=-2)
         self.length += T
 
     def view(self) -> CompressedView:
+        rebuilt = self.rebuilt if self.c_cos is not None else None
         return CompressedView(self.exact, self.kept, self.dropped, self.c_cos, self.c_sin, self.scale, self.shift,
-                              self.options.period, self.head_dim)  # fmt: skip
+                              self.options.period, self.head_dim, rebuilt)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -193,7 +214,8 @@ class CompressedView:
     ``kept`` (H, C) channels; the ``dropped`` (H, Cc) ones as bins ``c_cos``/``c_sin``
     (B, H, F, Cc) over ``period``, None when Cc = 0; the affine ``scale``/``shift``
     (B, H, 1, Cc) or None; ``head_dim`` D. When heads keep different numbers of channels the
-    lists are padded (index 0) and the padded slots' data are zeros, so reading is adding."""
+    lists are padded (index 0) and the padded slots' data are zeros, so reading is adding.
+    ``rebuilt``: the middle's cached read-back (:meth:`_Middle.rebuilt`), called on read."""
 
     exact: torch.Tensor
     kept: torch.Tensor
@@ -204,6 +226,7 @@ class CompressedView:
     shift: torch.Tensor | None
     period: int
     head_dim: int
+    rebuilt: Callable[[], torch.Tensor] | None = None
 
     def read(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         """The middle as the attention sees it: (B, H, M, D) in ``dtype`` (default: the exact
@@ -212,7 +235,7 @@ class CompressedView:
         out = self.exact.new_zeros(B, H, M, self.head_dim, dtype=dtype)
         _add(out, self.kept, self.exact.to(out.dtype))
         if self.c_cos is not None:
-            approx = reconstruct(self.c_cos, self.c_sin, M, self.period)
+            approx = self.rebuilt() if self.rebuilt else reconstruct(self.c_cos, self.c_sin, M, self.period)
             if self.scale is not None:
                 approx = approx * self.scale + self.shift
             _add(out, self.dropped, approx.to(out.dtype))
