@@ -28,7 +28,6 @@ Shapes follow transformers: keys and values (B, Hkv, L, D).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import torch
@@ -36,7 +35,7 @@ from transformers.cache_utils import Cache, CacheLayerMixin
 
 from videorope.cache.dft import add_tokens, affine_fit, check_bins, reconstruct, token_response, truncated_dft
 from videorope.cache.plan import FourierPlan
-from videorope.integrations.kernel import check_kernel
+from videorope.integrations.kernel import check_kernel, wants_kernel
 
 __all__ = [
     "CompressedView",
@@ -202,8 +201,9 @@ class _Middle:
                     self._rebuilt = torch.cat([self._rebuilt + response @ values, new], dim=-2)
         self.length += T
 
-    def view(self) -> CompressedView:
-        rebuilt = self.rebuilt if self.c_cos is not None else None
+    def view(self, snapshot: bool = True) -> CompressedView:
+        """The middle as stored now; ``snapshot``: with its read-back (for a PyTorch reader)."""
+        rebuilt = self.rebuilt() if snapshot and self.c_cos is not None else None
         return CompressedView(self.exact, self.kept, self.dropped, self.c_cos, self.c_sin, self.scale, self.shift,
                               self.options.period, self.head_dim, rebuilt)  # fmt: skip
 
@@ -215,7 +215,8 @@ class CompressedView:
     (B, H, F, Cc) over ``period``, None when Cc = 0; the affine ``scale``/``shift``
     (B, H, 1, Cc) or None; ``head_dim`` D. When heads keep different numbers of channels the
     lists are padded (index 0) and the padded slots' data are zeros, so reading is adding.
-    ``rebuilt``: the middle's cached read-back (:meth:`_Middle.rebuilt`), called on read."""
+    ``rebuilt``: the compressed channels read back at this moment (:meth:`_Middle.rebuilt`,
+    (B, H, M, Cc) before the affine step), or None to rebuild them from the bins on read."""
 
     exact: torch.Tensor
     kept: torch.Tensor
@@ -226,7 +227,7 @@ class CompressedView:
     shift: torch.Tensor | None
     period: int
     head_dim: int
-    rebuilt: Callable[[], torch.Tensor] | None = None
+    rebuilt: torch.Tensor | None = None
 
     def read(self, dtype: torch.dtype | None = None) -> torch.Tensor:
         """The middle as the attention sees it: (B, H, M, D) in ``dtype`` (default: the exact
@@ -235,7 +236,7 @@ class CompressedView:
         out = self.exact.new_zeros(B, H, M, self.head_dim, dtype=dtype)
         _add(out, self.kept, self.exact.to(out.dtype))
         if self.c_cos is not None:
-            approx = self.rebuilt() if self.rebuilt else reconstruct(self.c_cos, self.c_sin, M, self.period)
+            approx = self.rebuilt if self.rebuilt is not None else reconstruct(self.c_cos, self.c_sin, M, self.period)
             if self.scale is not None:
                 approx = approx * self.scale + self.shift
             _add(out, self.dropped, approx.to(out.dtype))
@@ -297,7 +298,8 @@ class FourierLayer(CacheLayerMixin):
 
     def view(self, new: tuple[torch.Tensor, torch.Tensor] | None = None) -> FourierView:
         """The layer as one decoding step reads it, with ``new`` (keys, values) as the step's tokens."""
-        middle = tuple(m.view() for m in self.middle) if self.middle[0].length else None
+        snapshot = not (self.kernel and wants_kernel(self.kernel, self.keys))  # a PyTorch reader
+        middle = tuple(m.view(snapshot) for m in self.middle) if self.middle[0].length else None
         new = new or (self.keys[..., :0, :], self.values[..., :0, :])
         return FourierView((self.keys, self.values), middle, (self.window_keys, self.window_values), new,
                            self.kernel or "torch")  # fmt: skip
