@@ -198,7 +198,8 @@ def _direct_min_b(d: int, b: float, L: int, stop_if_negative: bool = False) -> f
 
 @functools.cache
 def _ours(L: int) -> float:
-    return min_base(128, L)
+    """The grid search (fast at every published length); the exact sweep is tested below."""
+    return min_base(128, L, method="grid")
 
 
 def _two_digits(x: float) -> float:
@@ -242,7 +243,21 @@ def test_min_base_finer_search_finds_smaller(L):
 
 def test_min_base_one_k_is_1024_not_1000():
     assert _two_digits(_ours(1024)) == 4.3e3
-    assert _two_digits(min_base(128, 1000)) == 4.2e3
+    assert _two_digits(min_base(128, 1000, method="grid")) == 4.2e3
+
+
+@pytest.mark.parametrize("L", [1 * K, 2 * K, 4 * K])
+def test_the_exact_sweep_equals_the_grid_where_no_interval_is_narrow(L):
+    assert min_base(128, L) == pytest.approx(_ours(L), rel=1e-8)
+
+
+def test_the_exact_sweep_finds_the_narrow_interval_the_grid_misses_at_16k():
+    """At 16K a passing interval below the grid's answer is narrower than its 0.1% step; the
+    certified sweep finds it: the true smallest base is under 0.99x the grid's."""
+    exact = min_base(128, 16 * K)
+    assert exact < 0.99 * _ours(16 * K)
+    assert _direct_min_b(128, exact, 16 * K) >= 0
+    assert _direct_min_b(128, exact * (1 - 1e-8), 16 * K, stop_if_negative=True) < 0
 
 
 def test_min_base_is_not_monotone_in_base():
@@ -256,13 +271,15 @@ def test_min_base_small_cases_and_errors():
     assert min_base(128, 1) == 1.0 and min_base(128, 2) == 1.0
     b = min_base(16, 64)
     assert _direct_min_b(16, b, 64) >= 0 > _direct_min_b(16, b * (1 - 1e-8), 64)
-    assert min_base(128, 1024, rtol=1e-4) == pytest.approx(_ours(1024), rel=1e-8)  # a wide interval
+    assert min_base(128, 1024, method="grid", rtol=1e-4) == pytest.approx(_ours(1024), rel=1e-8)  # a wide interval
     with pytest.raises(ValueError, match="cos"):
         min_base(2, 100)
     with pytest.raises(ValueError, match="rtol"):
         min_base(128, 1024, rtol=0.5)
     with pytest.raises(ValueError, match="length"):
         min_base(128, 0)
+    with pytest.raises(ValueError, match="method must be 'exact' or 'grid'"):
+        min_base(128, 1024, method="fine")
 
 
 # --------------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -260,44 +261,45 @@ def _cos_sum_min(theta: torch.Tensor, length: int, early_exit: bool = True) -> t
     return best, best_m
 
 
-def min_base(head_dim: int, length: int, *, rtol: float = 1e-3, xtol: float = 1e-9) -> float:
+def min_base(head_dim: int, length: int, *, method: str = "exact", rtol: float = 1e-3, xtol: float = 1e-9) -> float:
     """Smallest base ``b`` with ``B(m) = sum_i cos(m * theta_i) >= 0`` for every integer
-    ``m in [0, length)`` (Men et al., 2024), searched numerically in float64.
+    ``m in [0, length)`` (Men et al., 2024), in float64.
 
     The condition is NOT monotone in ``b``: the set of passing bases is a union of
     intervals, and near the bound (and, for long lengths, over more than a decade above it)
     passing and failing bases alternate. For L = 1024, d = 128: [4293, 4330] passes,
     (4330, 5602) fails, then passes again; for L = 2^20 isolated passing bases appear at
-    6.5e7 while failures persist past 1e9. Plain bisection would return an arbitrary edge,
-    so the search is:
+    6.5e7 while failures persist past 1e9.
 
-    1. ascending scan over the fixed geometric grid ``b_k = (1 + rtol)^k``, k = 1, 2, ...
-       (anchored at 1, so the answer does not depend on where a search starts), until the
-       first grid base that passes. Failing bases are rejected cheaply: first against the
-       last 64 witnesses (positions where earlier bases failed), then by
-       :func:`_cos_sum_min` with early exit;
-    2. bisection in log-space between that grid base and the one below it (which fails),
-       to a relative width ``xtol`` (default 1e-9);
-    3. verification: a full scan (no early exit) at the returned base must give
-       ``min B >= 0`` and the bracket's lower end must have a failing witness; otherwise
-       ``RuntimeError``.
+    ``method="exact"`` (default) sweeps up from ``b = 1`` in certified steps: at a failing
+    base a witness ``m`` with ``B(m) < 0`` stays negative for every base up to
+    ``b + |B(m)| b / (m S(b))``, ``S(b) = sum_i (2i/d) theta_i`` (``|dB/db| <= m S(b) / b``
+    and ``S(b)/b`` only falls as ``b`` grows); the sweep jumps there, keeping recent
+    witnesses, and scans all positions only when none of them fails. (A second-order bound
+    jumps further but lands where the kept witnesses pass, so it scans far more often.) The first base that passes is the smallest, up
+    to gaps of a relative ``xtol`` (default 1e-9) crossed only where the certified step is
+    shorter than that. At 16K it finds 2.316e5 where the grid misses the narrow passing
+    interval below 2.341e5. Cost grows with the length (d=128 on 2 busy CPU cores, from
+    ``benchmarks/min_base.py``: 14 s at 16K, 72 s at 64K, 204 s at 256K).
 
-    Precision: the result is, to a relative ``xtol``, a fail->pass edge of the first
-    passing interval that contains a grid point. A passing interval narrower than ``rtol``
-    (0.1%) below it can be missed, so a smaller ``rtol`` may return a smaller value (a finer
-    search finds smaller values). B is exact to ~1e-8 (see :func:`_cos_sum_min`).
+    ``method="grid"`` is the fast search: an ascending scan over ``b_k = (1 + rtol)^k`` to
+    the first passing grid base, bisection in log-space to ``xtol``, verification. It
+    returns a fail->pass edge of the first passing interval that contains a grid point and
+    misses passing intervals narrower than ``rtol`` below it.
 
-    Against :data:`PUBLISHED_MIN_BASE` (d=128, rtol=1e-3): 1K, 4K, 8K, 64K, 128K and 512K
-    agree to the two printed digits; 2K, 16K, 32K, 256K and 1M come out smaller (1.16e4,
-    2.34e5, 6.30e5, 3.26e7, 6.54e7), each verified to satisfy the condition.
+    Against :data:`PUBLISHED_MIN_BASE` (d=128, grid, rtol=1e-3): 1K, 4K, 8K, 64K, 128K and
+    512K agree to the two printed digits; 2K, 16K, 32K, 256K and 1M come out smaller (1.16e4,
+    2.34e5, 6.30e5, 3.26e7, 6.54e7), each verified to satisfy the condition;
+    ``benchmarks/min_base.py`` tabulates the exact values beside them.
 
     Lengths <= 2 return 1.0 (``B(1) = sum_i cos(theta_i) > 0`` for any ``b >= 1``).
     ``head_dim = 2`` has ``B(m) = cos(m)`` for every base and raises ``ValueError`` for
-    ``length >= 3``. Cost on 2 CPU cores: 0.2-0.4 s up to L = 16K, 1-2 s for L = 128K..1M
-    (the whole d=128 table: about 8 s).
+    ``length >= 3``.
     """
     d = _check_dim(head_dim)
     L = _check_length(length, "length")
+    if method not in ("exact", "grid"):
+        raise ValueError(f"method must be 'exact' or 'grid', got {method!r}")
     if not 0 < rtol <= 0.1:
         raise ValueError(f"rtol (relative grid step) must be in (0, 0.1], got {rtol!r}")
     if not 0 < xtol < rtol:
@@ -306,7 +308,34 @@ def min_base(head_dim: int, length: int, *, rtol: float = 1e-3, xtol: float = 1e
         return 1.0
     if d == 2:
         raise ValueError(f"head_dim=2 has B(m) = cos(m) for every base, negative at m=2 < length={L}")
+    return _certified_sweep(d, L, xtol) if method == "exact" else _grid_search(d, L, rtol, xtol)
 
+
+def _certified_sweep(d: int, L: int, xtol: float) -> float:
+    """The smallest passing base, sweeping up from 1 in certified failing steps (see min_base)."""
+    e = np.arange(0, d, 2, dtype=np.float64) / d
+    b, witnesses = 1.0, np.array([2.0])
+    while b < _MAX_BASE:
+        theta = b**-e
+        B = np.cos(witnesses[:, None] * theta).sum(1)
+        failing = B < 0
+        if not failing.any():
+            value, m = _cos_sum_min(torch.from_numpy(theta), L)
+            if value >= 0:
+                value, _ = _cos_sum_min(torch.from_numpy(theta), L, early_exit=False)
+                if value < 0:
+                    raise RuntimeError(f"min_base: the full scan at {b:.9g} disagrees with its early exit")
+                return b
+            witnesses = np.append(witnesses, float(m))[-64:]
+            continue
+        # |dB/db| <= m * S(b) / b on [b, inf): the witness stays negative for |B| b / (m S(b))
+        step = float(np.max(-B[failing] / witnesses[failing])) * b / float((e * theta).sum())
+        b += max(step, xtol * b)
+    raise ValueError(f"no base up to {_MAX_BASE:g} satisfies the condition for head_dim={d}, length={L}")
+
+
+def _grid_search(d: int, L: int, rtol: float, xtol: float) -> float:
+    """The fast search of min_base(method='grid')."""
     step = math.log1p(rtol)
     expo = torch.arange(0, d, 2, dtype=torch.float64) / d
     witnesses = torch.tensor([2.0], dtype=torch.float64)
