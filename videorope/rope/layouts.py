@@ -85,9 +85,8 @@ def tad(s: float, T: int, H: int, W: int, seconds: float | None) -> tuple[torch.
     """``Wiselnn570/VideoRoPE``'s baseline: ``get_time_rope_index + get_vanilla_rope_index``.
     A block starting at ``s`` (time t0 + vanilla v0) gives token j of frame f the position
     s + f + j; the time index then resumes at t0 + T and the vanilla one at v0 + n."""
-    f, _, _ = _grid(T, H, W)
-    p = s + torch.arange(f.numel(), dtype=torch.float64) + f
-    return p.expand(3, -1), s + f.numel() + T
+    p = _time_plus_vanilla(s, T, H, W)
+    return p.expand(3, -1), s + p.numel() + T
 
 
 @LAYOUTS.register(
@@ -97,9 +96,14 @@ def tad(s: float, T: int, H: int, W: int, seconds: float | None) -> tuple[torch.
     default_allocation="vanilla",
 )
 def tad_1d(s: float, T: int, H: int, W: int, seconds: float | None) -> tuple[torch.Tensor, float]:
-    f, _, _ = _grid(T, H, W)
-    p = s + torch.arange(f.numel(), dtype=torch.float64) + f
+    p = _time_plus_vanilla(s, T, H, W)
     return p.expand(3, -1), float(p.max()) + 1
+
+
+def _time_plus_vanilla(s: float, T: int, H: int, W: int) -> torch.Tensor:
+    """s + token index + frame index for every token of a (T, H, W) block, float64 (T*H*W,)."""
+    f, _, _ = _grid(T, H, W)
+    return s + torch.arange(f.numel(), dtype=torch.float64) + f
 
 
 @LAYOUTS.register(
