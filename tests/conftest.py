@@ -100,6 +100,11 @@ def run_two_processes(*cli_args: str, timeout: int = 600) -> None:
     import subprocess
     import sys
 
+    import tempfile
+
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",
            "videorope.cli", *cli_args]  # fmt: skip
-    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=timeout)
+    # not from the checkout: `python -m` puts the working directory first on sys.path, where the
+    # repository's kernels/ would shadow the hub's `kernels` package that transformers imports
+    subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=timeout,
+                   cwd=tempfile.gettempdir())  # fmt: skip

@@ -46,7 +46,8 @@ class Recipe:
     """FourierAttention end to end: ``calibration`` (a name in
     :data:`~videorope.cache.calibrate.CALIBRATIONS`), ``period`` (``prompt``: prompt + planned
     new tokens - sinks - window, per prompt, as the released code; ``fixed``: the longest
-    length + the reply, for every prompt), ``affine`` and ``stream_offset``
+    length + the reply or the perplexity tail, whichever is longer, for every prompt),
+    ``affine`` and ``stream_offset``
     (:class:`~videorope.cache.FourierOptions`)."""
 
     calibration: str
