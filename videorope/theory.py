@@ -279,8 +279,8 @@ def min_base(head_dim: int, length: int, *, method: str = "exact", rtol: float =
     jumps further but lands where the kept witnesses pass, so it scans far more often.) The first base that passes is the smallest, up
     to gaps of a relative ``xtol`` (default 1e-9) crossed only where the certified step is
     shorter than that. At 16K it finds 2.316e5 where the grid misses the narrow passing
-    interval below 2.341e5. Cost grows with the length (d=128 on 2 busy CPU cores, from
-    ``benchmarks/min_base.py``: 14 s at 16K, 72 s at 64K, 204 s at 256K).
+    interval below 2.341e5. Cost grows with the length (d=128 on 2 CPU cores, from
+    ``benchmarks/min_base.py``: 2 s at 16K, 15 s at 128K, about a minute at 512K and 1M).
 
     ``method="grid"`` is the fast search: an ascending scan over ``b_k = (1 + rtol)^k`` to
     the first passing grid base, bisection in log-space to ``xtol``, verification. It
