@@ -130,10 +130,12 @@ def _task_prompts(tokenizer: Any, niah: NiahConfig, length: int, count: int, out
 
 def _plot_kept(report: dict[str, Any], title: str, out: Path) -> None:
     counts = dict(enumerate(report["kept_per_pair"]))
-    fig = plot_lines({"kept K channels": counts}, title, "rotary pair (0 = highest frequency)", "kept channels",
-                     log_x=False)  # fmt: skip
-    fig.axes[0].axvline(report["critical_dim"] / 2 - 0.5, color="0.5", linestyle="--", label="critical dimension")
-    fig.axes[0].legend()
+    fig = plot_lines({"kept K channels": counts}, title, "rotary pair (0 = highest frequency)",
+                     "kept channels (all layers and heads)", log_x=False)  # fmt: skip
+    ax = fig.axes[0]
+    ax.axvline(report["critical_dim"] / 2 - 0.5, color="0.5", linestyle="--", label="critical dimension")
+    ax.axhline(sum(counts.values()) / len(counts), color="0.3", linestyle=":", label="the same count in every pair")
+    ax.legend()
     save_figure(fig, out)
 
 
@@ -145,7 +147,8 @@ def _write_plan(errors: tuple[torch.Tensor, torch.Tensor], spec: str, rank: str,
     plan.meta["kept_vs_critical"] = report
     plan.save(out)
     share = 100 * report["kept_low_frequency_share"]
-    _plot_kept(report, f"{meta['model']} {spec}: {share:.0f}% of kept K channels beyond the critical dim",
+    _plot_kept(report, f"{meta['model']} {spec} ({meta['calibration']} calibration):\n{share:.0f}% of kept K "
+                       f"channels beyond the critical dimension ({100 * report['chance_share']:.0f}% by chance)",
                out.with_suffix(".png"))  # fmt: skip
     return {**report, "compressed_fraction": plan.compressed_fraction()}
 
