@@ -313,20 +313,21 @@ def _with_intervals(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
 
 
 def _plot_memory(summary: dict[str, Any], path: Path) -> None:
-    full, lengths = summary["full_bytes"], summary["lengths"]
+    full, longest = summary["full_bytes"], str(max(summary["lengths"]))
     methods = summary["methods"]
-    n = methods["full"]["accuracy"][str(max(lengths))]["samples"]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    n = methods["full"]["accuracy"][longest]["samples"]
+    fig, ax = plt.subplots(figsize=(9, 4.5))
     for i, (name, r) in enumerate(methods.items()):
-        a = r["accuracy"][str(max(lengths))]
+        a = r["accuracy"][longest]
         x = r["bytes"] / full + 0.006 * (i - len(methods) / 2)  # a small offset keeps equal-memory points apart
         ax.errorbar([x], [a["mean"]], yerr=[[a["mean"] - a["low"]], [a["high"] - a["mean"]]], fmt="o", capsize=4,
                     label=name)  # fmt: skip
     ax.axhline(0, color="0.6", linestyle=":", label="chance (a 7-digit number): 0")
-    ax.set(xlabel=f"cache bytes / full cache at {max(lengths)} tokens",
-           ylabel=f"NIAH accuracy at {max(lengths)} tokens", ylim=(-0.05, 1.05),
-           title=f"{summary['model']}: NIAH vs cache memory ({n} samples, 95% Wilson intervals)")  # fmt: skip
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set(xlabel=f"cache bytes / full cache at {longest} tokens", ylabel=f"NIAH accuracy at {longest} tokens",
+           ylim=(-0.05, 1.05), title=f"{Path(summary['model']).name}: NIAH vs cache memory\n{n} samples per cache, "
+           "95% Wilson intervals")  # fmt: skip
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: no point hidden under it
+    fig.tight_layout()
     save_figure(fig, path)
 
 
