@@ -149,7 +149,7 @@ class LLaDAModel(nn.Module):
 
 class LLaDAModelLM(nn.Module):
     """LLaDA with its output head: ``forward(input_ids (B, L), attention_mask (B, L) with 0 on
-    padding)`` -> ``MaskedLMOutput`` with logits (B, L, vocab). Every position sees every
+    padding)`` -> ``MaskedLMOutput`` with logits (B, L, vocab) in the model's dtype (as the released model). Every position sees every
     other (no causal mask); padded keys are hidden. With a ``prompt_cache``
     (:class:`~videorope.llada.cache.PromptCache`) a step that reuses it runs on the positions
     after the prompt only and returns their logits (B, L - prompt, vocab)."""
@@ -189,7 +189,7 @@ class LLaDAModelLM(nn.Module):
             prompt_cache.tick(full)
         x = t.ln_f(x)
         head = t.wte.weight if self.config.weight_tying else t.ff_out.weight
-        return MaskedLMOutput(logits=(x @ head.T)[..., : self.config.vocab_size].float())
+        return MaskedLMOutput(logits=(x @ head.T)[..., : self.config.vocab_size])  # the model's dtype, as LLaDA's
 
     def generate(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None, max_new_tokens: int = 32,
                  do_sample: bool = False, pad_token_id: int | None = None, **sampler: Any) -> torch.Tensor:  # fmt: skip

@@ -6,8 +6,9 @@ and its masks are spread evenly over them (the first steps take the remainder). 
 runs one forward pass (two with classifier-free guidance, ``un + (cfg + 1) (cond - un)``
 where ``un`` masks the prompt), draws a token per position by Gumbel-max in float64
 (``temperature=0``: argmax), and commits, among the block's masked positions, the
-scheduled number with the highest confidence: the drawn token's softmax probability
-(``low_confidence``) or a uniform draw (``random``). Committed tokens never change and
+scheduled number with the highest confidence (``torch.topk`` per row): the drawn token's
+softmax probability in the model's dtype (``low_confidence``; bf16 probabilities tie as in
+``ML-GSAI/LLaDA``'s ``generate.py``) or a uniform draw (``random``). Committed tokens never change and
 nothing past the current block is committed. A
 :class:`~videorope.llada.cache.PromptCache` skips recomputing the prompt between refreshes.
 """
@@ -25,8 +26,8 @@ from videorope.registry import Registry
 __all__ = ["REMASKING", "generate", "transfer_schedule"]
 
 REMASKING = Registry("remasking rule")
-"""``fn(logits (B, L, V) float64, drawn (B, L), generator) -> confidence (B, L)``: which masked
-positions a step commits first (highest first)."""
+"""``fn(logits (B, L, V) in the model's dtype, drawn (B, L), generator) -> confidence (B, L)``:
+which masked positions a step commits first (highest first; top-k, ties as ``torch.topk``)."""
 
 
 @REMASKING.register(
@@ -54,7 +55,7 @@ def _draw(logits: torch.Tensor, temperature: float, generator: torch.Generator |
     if temperature == 0:
         return logits.argmax(-1)
     u = torch.rand(logits.shape, generator=generator, device=logits.device, dtype=torch.float64)
-    return (logits.exp() / (-torch.log(u)) ** temperature).argmax(-1)
+    return (logits.double().exp() / (-torch.log(u)) ** temperature).argmax(-1)
 
 
 def _check(gen_length: int, block_length: int, steps: int) -> int:
@@ -115,13 +116,17 @@ def generate(
         for i in range(per_block):
             masked = canvas[:, Lp:] == mask_id  # (B, gen_length)
             logits = _logits(model, canvas, attention_mask, positions, prompt_cache, Lp, cfg_scale, mask_id)
-            logits = logits[:, -gen_length:].double()
+            logits = logits[:, -gen_length:]  # the model's dtype, as the released sampler keeps it
             drawn = _draw(logits, temperature, generator)
             confidence = rule(logits, drawn, generator)
             confidence[:, end:] = -torch.inf  # nothing past the current block
             confidence = torch.where(masked, confidence, -torch.inf)
-            rank = confidence.argsort(dim=-1, descending=True).argsort(dim=-1)  # 0 = most confident
-            commit = rank < schedule[:, i, None]  # each row its own scheduled count
+            commit = torch.zeros_like(masked)
+            # top-k per row over the whole canvas (prompt at -inf): equal confidences (common in bf16)
+            # then break as in the released sampler, whose tie order depends on the canvas length
+            ranked = torch.cat([confidence.new_full((B, Lp), -torch.inf), confidence], 1)
+            for row, k in enumerate(schedule[:, i].tolist()):
+                commit[row, ranked[row].topk(k).indices - Lp] = True
             canvas[:, Lp:] = torch.where(commit, drawn, canvas[:, Lp:])
             step += 1
             bar.update()
