@@ -1,0 +1,180 @@
+"""V-NIAH and V-NIAH-D as the original scripts build them (``Wiselnn570/VideoRoPE``).
+
+The released evaluation counts its haystack in **temporal slots**: a slot is two consecutive
+frames of a video sampled at 1 fps, which the vision tower merges into one temporal patch
+(144 tokens at 252x448 for Qwen2-VL). A needle is an image encoded on its own, so it fills a
+whole slot; the haystack is a contiguous prefix of one video. For ``N`` haystack slots at depth
+``d`` the needle goes before haystack slot ``int(d * N)`` (``N + 1`` slots in all). V-NIAH-D
+adds the needle's look-alike ``CYCLE`` = 200 slots away: after the needle when the needle is in
+the first 200 slots, before it when in the last 200, on a side drawn from Python's ``random``
+(seeded 24242424 at import, one draw per sample in sweep order: slots, then depth, then
+needle) otherwise, and none when neither side fits. Depths are ``np.arange(0, 1 + step, step)``
+and every (slots, depth) cell averages the same fixed needle set.
+
+Everything here is a pure function of integers (the golden test,
+``tests/vruler/test_paper.py``, checks it against those loops run on stand-in inputs), plus
+:func:`load_paper_needles`, which reads the original's needle files (``dataset.json``,
+``v_niah_d.json``: ``path``, ``prompt``, ``answer`` and, for V-NIAH-D, ``interrupt_path``).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "CYCLE",
+    "LETTER_INSTRUCTION",
+    "SEED",
+    "SLOT_FRAMES",
+    "SYSTEM_PROMPT",
+    "PaperNeedle",
+    "Placement",
+    "depths",
+    "distractor_side",
+    "draws",
+    "lettered",
+    "load_paper_needles",
+    "needle_slot",
+    "place",
+    "slot_counts",
+    "slot_frames",
+]
+
+SEED = 24242424
+"""The seed the released scripts give ``random`` (and torch, numpy) at import."""
+CYCLE = 200
+"""V-NIAH-D: slots between the needle and its look-alike."""
+SLOT_FRAMES = 2
+"""Frames per temporal slot (Qwen-VL's temporal patch)."""
+SYSTEM_PROMPT = "You are a helpful assistant."
+"""The system turn of the released ``qwen2`` prompt template."""
+LETTER_INSTRUCTION = "Answer with the option's letter from the given choices directly."
+"""The instruction after lettered options (LLaVA-style multiple choice)."""
+
+
+def slot_counts(minimum: int = 100, maximum: int = 3000, interval: int = 200) -> list[int]:
+    """Haystack sizes in slots: ``range(minimum, maximum + 1, interval)`` (published: 100..2900)."""
+    if not 0 < minimum <= maximum or interval < 1:
+        raise ValueError(f"slot counts need 0 < minimum <= maximum and interval >= 1, got {minimum}, {maximum}, {interval}")
+    return list(range(minimum, maximum + 1, interval))
+
+
+def depths(interval: float = 0.2) -> list[float]:
+    """Needle depths as the scripts step them, ``np.arange(0, 1 + interval, interval)``
+    (floating point included: the fourth of the published six is 0.6000000000000001)."""
+    if not 0 < interval <= 1:
+        raise ValueError(f"depth interval must lie in (0, 1], got {interval}")
+    return [float(d) for d in np.arange(0, 1 + interval, interval)]
+
+
+def needle_slot(slots: int, depth: float) -> int:
+    """The haystack slot the needle goes before: ``int(depth * slots)`` (0..slots)."""
+    if slots < 1 or not 0 <= depth <= 1 + 1e-9:
+        raise ValueError(f"need slots >= 1 and depth in [0, 1], got {slots}, {depth}")
+    return int(depth * slots)
+
+
+def draws(n: int, seed: int = SEED) -> list[float]:
+    """The first ``n`` draws of ``random.random()`` after ``random.seed(seed)``: sample ``k`` of a
+    V-NIAH-D sweep (in sweep order) decides its side with draw ``k``."""
+    rng = random.Random(seed)
+    return [rng.random() for _ in range(n)]
+
+
+def distractor_side(slots: int, needle: int, u: float, cycle: int = CYCLE) -> str | None:
+    """``"before"``, ``"after"`` or ``None`` (no room on either side) for a needle before
+    haystack slot ``needle``; ``u`` (a draw in [0, 1)) decides when both sides fit
+    (``u < 0.5``: before)."""
+    if needle - cycle <= 0 and needle + cycle >= slots:
+        return None
+    if needle < cycle:
+        return "after"
+    if needle + cycle >= slots:
+        return "before"
+    return "before" if u < 0.5 else "after"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where a sample's images sit, in slots of the final sequence (0-based): the needle, the
+    distractor (``None`` without one) and the number of slots (haystack + inserted)."""
+
+    needle: int
+    distractor: int | None
+    total: int
+
+
+def place(slots: int, depth: float, u: float | None = None, cycle: int = CYCLE) -> Placement:
+    """The slots of a V-NIAH sample (``u=None``) or a V-NIAH-D sample (``u``: its draw)."""
+    q = needle_slot(slots, depth)
+    side = None if u is None else distractor_side(slots, q, u, cycle)
+    if side == "before":  # haystack[:q - cycle], lure, haystack[q - cycle:q], needle, haystack[q:]
+        return Placement(q + 1, q - cycle, slots + 2)
+    if side == "after":  # haystack[:q], needle, haystack[q:q + cycle], lure, haystack[q + cycle:]
+        return Placement(q, q + 1 + cycle, slots + 2)
+    return Placement(q, None, slots + 1)
+
+
+def slot_frames(slot: int) -> tuple[int, ...]:
+    """The frame indices of ``slot`` in a sequence of whole slots."""
+    return tuple(range(slot * SLOT_FRAMES, (slot + 1) * SLOT_FRAMES))
+
+
+def lettered(question: str, options: tuple[str, ...] | list[str], answer: str) -> tuple[str, str]:
+    """A multiple-choice prompt as the original writes it, and the answer's letter:
+    ``"\\n<question>\\nA. <option>\\n...\\n<LETTER_INSTRUCTION>"``."""
+    if answer not in options or len(options) > 26:
+        raise ValueError(f"answer {answer!r} must be one of at most 26 options {list(options)}")
+    lines = [f"{chr(65 + i)}. {o}" for i, o in enumerate(options)]
+    return "\n" + "\n".join([question, *lines, LETTER_INSTRUCTION]), chr(65 + list(options).index(answer))
+
+
+@dataclass(frozen=True)
+class PaperNeedle:
+    """A needle of the original's files: its image, the prompt given verbatim after the video,
+    the expected answer (a letter, or a word for open questions) and, for V-NIAH-D, the image
+    of its look-alike. Image paths are absolute."""
+
+    image: str
+    prompt: str
+    answer: str
+    distractor: str | None = None
+
+
+def _image(name: str, source: Path, images: Path | None) -> str:
+    folders = [images] if images is not None else [source.parent / "images", source.parent]
+    for folder in folders:
+        if (folder / name).is_file():
+            return str((folder / name).resolve())
+    raise FileNotFoundError(
+        f"{source}: needle image {name!r} is not in {' or '.join(map(str, folders))}; "
+        "pass images=<the folder holding the original's needle images>"
+    )
+
+
+def load_paper_needles(path: str | Path, images: str | Path | None = None) -> list[PaperNeedle]:
+    """The needles of an original needle file (a JSON list of ``{"path", "prompt", "answer"}``,
+    plus ``"interrupt_path"`` for V-NIAH-D), in file order. Images are looked up in ``images``,
+    else in ``images/`` beside the file, else beside it; a missing one is named."""
+    source = Path(path)
+    try:
+        entries = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{source}: not a readable needle JSON list ({e})") from e
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{source}: expected a non-empty JSON list of needles")
+    folder = None if images is None else Path(images)
+    out = []
+    for i, entry in enumerate(entries):
+        missing = {"path", "prompt", "answer"} - set(entry) if isinstance(entry, dict) else {"path", "prompt", "answer"}
+        if missing:
+            raise ValueError(f"{source}: needle {i} lacks {sorted(missing)}")
+        lure = entry.get("interrupt_path")
+        out.append(PaperNeedle(_image(entry["path"], source, folder), entry["prompt"], str(entry["answer"]),
+                               None if lure is None else _image(lure, source, folder)))  # fmt: skip
+    return out
