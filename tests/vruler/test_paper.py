@@ -1,13 +1,14 @@
-"""The original V-NIAH / V-NIAH-D construction (``videorope.vruler.paper``) against the released
-loops: ``Wiselnn570/VideoRoPE`` at 7712ca3f, ``vision_niah_d/eval_vision_niah.py`` (V-NIAH) and
-``videorope_plus/v_ruler/eval/eval_v_ruler_interrupt.py`` (V-NIAH-D), run on stand-in inputs at
-the published settings (``tests/golden/make_vruler_paper.py``). Every one of the 2 x 450
-samples must land its needle and distractor in the same slot; and the original's needle files
-load as they are."""
+"""The original V-RULER construction (``videorope.vruler.paper``) against the released loops of
+``Wiselnn570/VideoRoPE`` at 7712ca3f (V-NIAH: ``vision_niah_d/eval_vision_niah.py``; V-NIAH-D,
+counting, ordering, multi-key multi-value: ``videorope_plus/v_ruler/eval/eval_v_ruler_*.py``),
+run on stand-in inputs at the published settings (``tests/golden/make_vruler_paper.py``).
+Every one of the 2,175 samples must put each needle and distractor in the same slot; and the
+original's needle files load as they are."""
 
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -17,20 +18,35 @@ from videorope.vruler import paper
 GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "vruler_paper.json").read_text())
 
 
-def _sweep():
-    """(slots, depth) in the released loop order, each repeated once per needle."""
-    args = GOLDEN["args"]
-    return [(n, d) for n in paper.slot_counts(args["min_frame_num"], args["max_frame_num"], args["frame_interval"])
-            for d in paper.depths(args["depth_interval"]) for _ in range(GOLDEN["needles"])]  # fmt: skip
+def _sweep(task: str):
+    """(slots, depth, needle set) in the released loop order."""
+    args, sizes = GOLDEN["args"], GOLDEN["sizes"][task]
+    last = task != "multi-key-multi-value"
+    return [(n, d, k) for n in paper.slot_counts(args["min_frame_num"], args["max_frame_num"], args["frame_interval"])
+            for d in paper.depths(args["depth_interval"], last) for k in range(len(sizes))]  # fmt: skip
 
 
-@pytest.mark.parametrize("task", ["v-niah", "v-niah-d"])
+def _inserts(task: str, slots: int, depth: float, k: int, rng) -> tuple[int, list[list[int]]]:
+    """videorope's total slots and [slot, item] inserts (item -1: the distractor)."""
+    n = GOLDEN["sizes"][task][k]
+    if task in ("v-niah", "v-niah-d"):
+        p = paper.place(slots, depth, rng.random() if task == "v-niah-d" else None)
+        lure = [] if p.distractor is None else [[p.distractor, -1]]
+        return p.total, sorted([[p.needle, 0], *lure])
+    if task == "multi-key-multi-value":
+        placed = paper.window_slots(slots, depth, n, rng, GOLDEN["args"]["depth_interval"])
+    else:
+        placed = paper.spread_slots(slots, n)
+    return slots + n, [[s, j] for j, s in enumerate(placed)]
+
+
+@pytest.mark.parametrize("task", ["v-niah", "v-niah-d", "counting", "ordering", "multi-key-multi-value"])
 def test_every_sample_lands_where_the_released_loop_puts_it(task):
-    records, sweep = GOLDEN["tasks"][task], _sweep()
-    assert [(r[0], r[1]) for r in records] == sweep  # the same grid, depths to the last bit
-    u = paper.draws(len(records), GOLDEN["seed"]) if task == "v-niah-d" else [None] * len(records)
-    got = [paper.place(n, d, u[k]) for k, (n, d) in enumerate(sweep)]
-    assert [[p.needle, p.distractor, p.total] for p in got] == [r[3:] for r in records]
+    records, sweep = GOLDEN["tasks"][task], _sweep(task)
+    assert [tuple(r[:3]) for r in records] == sweep  # the same grid, depths to the last bit
+    rng = random.Random(GOLDEN["seed"])  # one generator for the sweep, as the scripts' `random`
+    got = [_inserts(task, n, d, k, rng) for n, d, k in sweep]
+    assert got == [(r[3], r[4]) for r in records]
 
 
 def test_the_needle_slot_truncates_as_the_original_int_does():
@@ -38,7 +54,8 @@ def test_the_needle_slot_truncates_as_the_original_int_does():
 
 
 def test_the_side_rule_is_exercised_on_every_branch():
-    sides = {paper.distractor_side(n, paper.needle_slot(n, d), u) for (n, d), u in zip(_sweep(), paper.draws(450))}
+    sweep = _sweep("v-niah-d")
+    sides = {paper.distractor_side(n, paper.needle_slot(n, d), u) for (n, d, _), u in zip(sweep, paper.draws(len(sweep)))}
     assert sides == {None, "before", "after"}
 
 

@@ -1,4 +1,4 @@
-"""V-NIAH and V-NIAH-D as the original scripts build them (``Wiselnn570/VideoRoPE``).
+"""V-RULER as the original scripts build it (``Wiselnn570/VideoRoPE``): slots and placements.
 
 The released evaluation counts its haystack in **temporal slots**: a slot is two consecutive
 frames of a video sampled at 1 fps, which the vision tower merges into one temporal patch
@@ -8,8 +8,11 @@ whole slot; the haystack is a contiguous prefix of one video. For ``N`` haystack
 adds the needle's look-alike ``CYCLE`` = 200 slots away: after the needle when the needle is in
 the first 200 slots, before it when in the last 200, on a side drawn from Python's ``random``
 (seeded 24242424 at import, one draw per sample in sweep order: slots, then depth, then
-needle) otherwise, and none when neither side fits. Depths are ``np.arange(0, 1 + step, step)``
-and every (slots, depth) cell averages the same fixed needle set.
+needle) otherwise, and none when neither side fits. Counting and ordering put their needles
+after evenly spread haystack slots (:func:`spread_slots`; their loops sweep depth without using
+it), multi-key multi-value draws them in a depth window (:func:`window_slots`). Depths are
+``np.arange(0, 1 + step, step)`` and every (slots, depth) cell averages the same fixed needle
+sets.
 
 Everything here is a pure function of integers (the golden test,
 ``tests/vruler/test_paper.py``, checks it against those loops run on stand-in inputs), plus
@@ -43,6 +46,8 @@ __all__ = [
     "place",
     "slot_counts",
     "slot_frames",
+    "spread_slots",
+    "window_slots",
 ]
 
 SEED = 24242424
@@ -64,12 +69,13 @@ def slot_counts(minimum: int = 100, maximum: int = 3000, interval: int = 200) ->
     return list(range(minimum, maximum + 1, interval))
 
 
-def depths(interval: float = 0.2) -> list[float]:
-    """Needle depths as the scripts step them, ``np.arange(0, 1 + interval, interval)``
-    (floating point included: the fourth of the published six is 0.6000000000000001)."""
+def depths(interval: float = 0.2, last: bool = True) -> list[float]:
+    """Needle depths as the scripts step them, ``np.arange(0, 1 + interval, interval)``, or
+    ``np.arange(0, 1, interval)`` without the ``last`` (multi-key multi-value's windows);
+    floating point included: the fourth published depth is 0.6000000000000001."""
     if not 0 < interval <= 1:
         raise ValueError(f"depth interval must lie in (0, 1], got {interval}")
-    return [float(d) for d in np.arange(0, 1 + interval, interval)]
+    return [float(d) for d in np.arange(0, 1 + interval if last else 1, interval)]
 
 
 def needle_slot(slots: int, depth: float) -> int:
@@ -118,6 +124,27 @@ def place(slots: int, depth: float, u: float | None = None, cycle: int = CYCLE) 
     if side == "after":  # haystack[:q], needle, haystack[q:q + cycle], lure, haystack[q + cycle:]
         return Placement(q, q + 1 + cycle, slots + 2)
     return Placement(q, None, slots + 1)
+
+
+def spread_slots(slots: int, n: int) -> list[int]:
+    """Counting and ordering: the slots of ``n`` needles, each inserted after haystack slot
+    ``np.linspace(0, slots - 1, n, dtype=int)[j]`` (the first and the last included), in a
+    sequence of ``slots + n``."""
+    if slots < 1 or not 0 <= n <= slots:
+        raise ValueError(f"cannot spread {n} needles over {slots} slots")
+    return [int(a) + 1 + j for j, a in enumerate(np.linspace(0, slots - 1, n, dtype=int))]
+
+
+def window_slots(slots: int, depth: float, n: int, rng: random.Random, width: float = 0.2) -> list[int]:
+    """Multi-key multi-value: the slots of ``n`` needles, each inserted before a haystack slot
+    drawn with ``rng.randint`` (with replacement, then sorted) in ``[int(depth * slots),
+    min(int((depth + width) * slots), slots))``, in a sequence of ``slots + n``; ``rng`` is the
+    sweep's generator, consumed in sweep order as the original consumes ``random``."""
+    start, end = int(depth * slots), min(int((depth + width) * slots), slots)
+    if end <= start:
+        raise ValueError(f"the window at depth {depth} of width {width} holds no slot of {slots}")
+    anchors = sorted([rng.randint(start, end - 1) for _ in range(n)])
+    return [a + j for j, a in enumerate(anchors)]
 
 
 def slot_frames(slot: int) -> tuple[int, ...]:
