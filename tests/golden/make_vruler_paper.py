@@ -109,12 +109,57 @@ def _run(repo: str, task: str) -> list[list]:
     return records
 
 
+STACK_FILES = {"template": "videorope_plus/v_ruler/eval/eval_v_ruler_lengthy_multimodal_stack.py",
+               "grading": "videorope_plus/v_ruler/eval/check_lengthy_multimodal_stack.py"}  # fmt: skip
+STACK_CONTEXTS = range(224000, 296001, 8000)  # scripts/lengthy_multimodal_stack.sh
+STACK_DEPTHS = [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]  # its --depth 3.14
+ITEMS = [  # made-up LongVideoBench-style items: repeated and padded candidates included
+    {"question": "What is on the table?", "candidates": ["a cup", "a lamp", "a book"], "correct_choice": 1},
+    {"question": "Which colour?", "candidates": ["red", "blue", "red", "green "], "correct_choice": 0},
+    {"question": "How many?", "candidates": ["1", "2", "3", "4", "5 "], "correct_choice": 4},
+]
+REPLIES = ["(B) a lamp", "B", " The answer is C.", "The best answer is (D)", "Answer: E", "The correct option is A",
+           "I think the answer is b", "none", "The answer", "Best answer:Best option: (A)", "", "Option: (C) three",
+           "Best answer: C", "Best option: D"]  # the last two: the original reads the B of "Best"
+
+
+def _function(text: str, name: str, namespace: dict):
+    """Function ``name`` (top level or nested) of ``text`` compiled into ``namespace``."""
+    node = next(n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef) and n.name == name)
+    exec(compile(ast.Module(body=[node], type_ignores=[]), name, "exec"), namespace)  # noqa: S102
+    return namespace[name]
+
+
+def _stack(repo: str) -> dict:
+    """The lengthy multimodal stack: filler repeats (the released assignments to ``noise_time``,
+    ``pre_noise`` and ``post_noise``, run per context, depth and filler token count), questions
+    (``qa_template``) and grading (``extract_characters_regex``)."""
+    template = _show(repo, STACK_FILES["template"])
+    noise = [n for n in ast.walk(ast.parse(template)) if isinstance(n, ast.Assign)
+             and ast.unparse(n.targets[0]) in ("noise_time", "pre_noise", "post_noise")]  # fmt: skip
+    noise.sort(key=lambda n: n.lineno)
+    repeats = []
+    for context in STACK_CONTEXTS:
+        for tokens in (9, 10, 11):
+            for depth in STACK_DEPTHS:
+                encode = lambda text, tokens=tokens: [0] * tokens  # noqa: E731
+                args = SimpleNamespace(max_training_length=float(context - 32768))  # argparse type=float
+                ns = {"math": __import__("math"), "args": args, "depth": depth, "noise_text": "N.",
+                      "processor": SimpleNamespace(tokenizer=SimpleNamespace(encode=encode))}  # fmt: skip
+                exec(compile(ast.Module(body=noise, type_ignores=[]), "noise", "exec"), ns)  # noqa: S102
+                repeats.append([context, tokens, depth, len(ns["pre_noise"]) // 2, len(ns["post_noise"]) // 2])
+    qa = _function(template, "qa_template", {})
+    grade = _function(_show(repo, STACK_FILES["grading"]), "extract_characters_regex", {"re": __import__("re")})
+    return {"files": STACK_FILES, "repeats": repeats, "items": ITEMS, "questions": [list(qa(i)) for i in ITEMS],
+            "replies": REPLIES, "letters": [grade(r) for r in REPLIES]}  # fmt: skip
+
+
 def main(repo: str) -> None:
     commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     out = {"repository": "Wiselnn570/VideoRoPE", "commit": commit, "files": FILES, "data": DATA, "seed": SEED,
            "args": vars(ARGS), "sizes": {task: _sizes(repo, task) for task in FILES},
            "columns": ["slots", "depth", "set", "total_slots", "inserts [slot, item (-1: distractor)]"],
-           "tasks": {task: _run(repo, task) for task in FILES}}  # fmt: skip
+           "tasks": {task: _run(repo, task) for task in FILES}, "stack": _stack(repo)}  # fmt: skip
     json.dump(out, sys.stdout, separators=(",", ":"))
 
 

@@ -98,3 +98,20 @@ def test_a_missing_needle_image_or_field_is_named(tmp_path):
     source.write_text(json.dumps([{"path": "kite.png", "answer": "B"}]))
     with pytest.raises(ValueError, match="lacks \\['prompt'\\]"):
         paper.load_paper_needles(source)
+
+
+def test_the_stacks_filler_questions_and_grading_equal_the_released_code():
+    stack = GOLDEN["stack"]
+    got = [[c, t, d, *paper.noise_repeats(c, t, d)] for c, t, d, *_ in stack["repeats"]]
+    assert got == stack["repeats"]
+    assert {r[0] for r in got} == set(paper.STACK_CONTEXTS) and {r[2] for r in got} == set(paper.STACK_DEPTHS)
+    questions = [list(paper.option_question(i["question"], i["candidates"], i["correct_choice"])) for i in stack["items"]]
+    assert questions == stack["questions"]
+    assert [paper.answer_letter(r) for r in stack["replies"]] == stack["letters"]
+
+
+def test_the_fixed_prefixes_read_the_answer_after_best_answer():
+    assert paper.answer_letter("Best answer: C") == "B"  # the original's reading
+    assert paper.answer_letter("Best answer: C", prefixes="fixed") == "C"
+    with pytest.raises(ValueError, match="prefixes must be one of"):
+        paper.answer_letter("A", prefixes="lenient")

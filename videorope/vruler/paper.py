@@ -10,7 +10,10 @@ the first 200 slots, before it when in the last 200, on a side drawn from Python
 (seeded 24242424 at import, one draw per sample in sweep order: slots, then depth, then
 needle) otherwise, and none when neither side fits. Counting and ordering put their needles
 after evenly spread haystack slots (:func:`spread_slots`; their loops sweep depth without using
-it), multi-key multi-value draws them in a depth window (:func:`window_slots`). Depths are
+it), multi-key multi-value draws them in a depth window (:func:`window_slots`). The lengthy
+multimodal stack puts a real video between repeats of a filler sentence
+(:func:`noise_repeats`), asks a LongVideoBench question (:func:`option_question`) and grades the
+letter of a greedy reply (:func:`answer_letter`). Depths are
 ``np.arange(0, 1 + step, step)`` and every (slots, depth) cell averages the same fixed needle
 sets.
 
@@ -23,7 +26,9 @@ Everything here is a pure function of integers (the golden test,
 from __future__ import annotations
 
 import json
+import math
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,17 +37,25 @@ import numpy as np
 __all__ = [
     "CYCLE",
     "LETTER_INSTRUCTION",
+    "PREFIXES",
     "SEED",
     "SLOT_FRAMES",
+    "STACK_CONTEXTS",
+    "STACK_DEPTHS",
+    "STACK_NOISE",
+    "STACK_VISUAL_TOKENS",
     "SYSTEM_PROMPT",
     "PaperNeedle",
     "Placement",
+    "answer_letter",
     "depths",
     "distractor_side",
     "draws",
     "lettered",
     "load_paper_needles",
     "needle_slot",
+    "noise_repeats",
+    "option_question",
     "place",
     "slot_counts",
     "slot_frames",
@@ -145,6 +158,59 @@ def window_slots(slots: int, depth: float, n: int, rng: random.Random, width: fl
         raise ValueError(f"the window at depth {depth} of width {width} holds no slot of {slots}")
     anchors = sorted([rng.randint(start, end - 1) for _ in range(n)])
     return [a + j for j, a in enumerate(anchors)]
+
+
+STACK_CONTEXTS = tuple(range(224_000, 296_001, 8_000))
+"""Lengthy multimodal stack: the total contexts swept (tokens)."""
+STACK_VISUAL_TOKENS = 32_768
+"""Lengthy multimodal stack: the video's budget (``total_pixels = 32768 * 28 * 28``); the filler
+gets ``context - 32768`` tokens."""
+STACK_DEPTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+STACK_NOISE = "This is noise text, please ignore it."
+PREFIXES = {
+    # as released: two missing commas join four prefixes into two, so "Best answer:" and
+    # "Best option:" stay and their B is read as the answer
+    "original": ("The best answer is", "The correct answer is", "The answer is", "The answer",
+                 "The best option isThe correct option is", "Best answer:Best option:", "Answer:", "Option:"),
+    "fixed": ("The best answer is", "The correct answer is", "The answer is", "The answer", "The best option is",
+              "The correct option is", "Best answer:", "Best option:", "Answer:", "Option:"),
+}  # fmt: skip
+"""What :func:`answer_letter` strips from a reply, in order: the original's list, or the one it meant."""
+
+
+def noise_repeats(context: int, noise_tokens: int, depth: float,
+                  visual_tokens: int = STACK_VISUAL_TOKENS) -> tuple[int, int]:  # fmt: skip
+    """How many times :data:`STACK_NOISE` (``noise_tokens`` tokens in the model's tokenizer)
+    is repeated before and after the video: ``floor(n (1 - depth))`` and ``floor(n depth)``
+    with ``n = (context - visual_tokens) // noise_tokens``. Depth 0 puts all the filler
+    before the video (the video last), depth 1 all after it."""
+    if noise_tokens < 1 or context <= visual_tokens or not 0 <= depth <= 1:
+        raise ValueError(f"need noise_tokens >= 1, context > {visual_tokens} and depth in [0, 1], "
+                         f"got {noise_tokens}, {context}, {depth}")  # fmt: skip
+    n = float(context - visual_tokens) // noise_tokens  # a float, as the original's argparse gives
+    return math.floor(n * (1 - depth)), math.floor(n * depth)
+
+
+def option_question(question: str, candidates: list[str], correct: int) -> tuple[str, str]:
+    """A LongVideoBench-style question and its answer as the original writes them:
+    ``"Question: <q>\nOptions:\n(A) <c>\n..."`` and ``"(<letter>) <candidate>"``."""
+    if not 0 <= correct < len(candidates) <= 26:
+        raise ValueError(f"correct choice {correct} must index one of at most 26 candidates")
+    lines = [f"Question: {question}", "Options:", *(f"({chr(65 + i)}) {c}" for i, c in enumerate(candidates))]
+    letter = chr(65 + max(i for i, c in enumerate(candidates) if c == candidates[correct]))  # the last equal one
+    return "\n".join(lines).rstrip(), f"({letter}) {candidates[correct]}"
+
+
+def answer_letter(text: str, prefixes: str = "original") -> str:
+    """The option letter a reply gives, as the original grades it: the :data:`PREFIXES`
+    removed, then the first of A-E anywhere; ``""`` for none."""
+    if prefixes not in PREFIXES:
+        raise ValueError(f"prefixes must be one of {', '.join(PREFIXES)}, got {prefixes!r}")
+    text = text.strip()
+    for prefix in PREFIXES[prefixes]:
+        text = text.replace(prefix, "")
+    found = re.search("[ABCDE]", text)
+    return "" if found is None else found[0]
 
 
 def slot_frames(slot: int) -> tuple[int, ...]:
