@@ -2,8 +2,7 @@
 ``Wiselnn570/VideoRoPE`` at 7712ca3f (V-NIAH: ``vision_niah_d/eval_vision_niah.py``; V-NIAH-D,
 counting, ordering, multi-key multi-value: ``videorope_plus/v_ruler/eval/eval_v_ruler_*.py``),
 run on stand-in inputs at the published settings (``tests/golden/make_vruler_paper.py``).
-Every one of the 2,175 samples must put each needle and distractor in the same slot; and the
-original's needle files load as they are."""
+Every one of the 2,175 samples must put each needle and distractor in the same slot."""
 
 from __future__ import annotations
 
@@ -65,39 +64,6 @@ def test_lettered_prompts_put_the_answer_letter_last():
     assert prompt == "\nWhat is on the sign?\nA. cat\nB. dog\nC. owl\n" + paper.LETTER_INSTRUCTION
     with pytest.raises(ValueError, match="must be one of"):
         paper.lettered("Q?", ["a", "b"], "c")
-
-
-def _needle_file(folder: Path, lure: bool) -> Path:
-    (folder / "images").mkdir(parents=True)
-    entries = []
-    for name in ("kite", "lamp"):
-        (folder / "images" / f"{name}.png").write_bytes(b"png")
-        entry = {"path": f"{name}.png", "prompt": f"\nWhere is the {name}?\nA. left\nB. right", "answer": "B"}
-        if lure:
-            (folder / "images" / f"{name}_lure.png").write_bytes(b"png")
-            entry["interrupt_path"] = f"{name}_lure.png"
-        entries.append(entry)
-    (folder / "dataset.json").write_text(json.dumps(entries))
-    return folder / "dataset.json"
-
-
-@pytest.mark.parametrize("lure", [False, True])
-def test_the_originals_needle_files_load_as_they_are(tmp_path, lure):
-    needles = paper.load_paper_needles(_needle_file(tmp_path, lure))
-    assert [Path(n.image).name for n in needles] == ["kite.png", "lamp.png"]
-    assert needles[0].prompt.startswith("\nWhere is the kite?") and needles[0].answer == "B"
-    assert [n.distractor and Path(n.distractor).name for n in needles] == (
-        ["kite_lure.png", "lamp_lure.png"] if lure else [None, None])  # fmt: skip
-
-
-def test_a_missing_needle_image_or_field_is_named(tmp_path):
-    source = _needle_file(tmp_path, lure=True)
-    (tmp_path / "images" / "lamp_lure.png").unlink()
-    with pytest.raises(FileNotFoundError, match="lamp_lure.png"):
-        paper.load_paper_needles(source)
-    source.write_text(json.dumps([{"path": "kite.png", "answer": "B"}]))
-    with pytest.raises(ValueError, match="lacks \\['prompt'\\]"):
-        paper.load_paper_needles(source)
 
 
 def test_the_stacks_filler_questions_and_grading_equal_the_released_code():

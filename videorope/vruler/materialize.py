@@ -39,12 +39,16 @@ def _haystack(path: Path, frames: tuple[int, int, int]) -> np.ndarray:
 
 
 @lru_cache(maxsize=256)
-def fit_image(path: str, height: int, width: int) -> np.ndarray:
-    """A needle image scaled to fit (height, width), centred on the needle background: uint8 (H, W, 3)."""
+def fit_image(path: str, height: int, width: int, resize: str = "fit") -> np.ndarray:
+    """A needle image as a frame, uint8 (H, W, 3): scaled to fit (height, width) and centred on
+    the needle background (``fit``), or stretched to it (``stretch``, PIL's default filter, as
+    the original V-RULER resizes its needles)."""
     file = Path(path)
     if not file.is_file():
         raise FileNotFoundError(f"needle image {file} is missing; re-run `videorope vruler generate` on the suite")
     image = Image.open(file).convert("RGB")
+    if resize == "stretch":
+        return np.asarray(image.resize((width, height)))
     scale = min(height / image.height, width / image.width)
     size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
     canvas = Image.new("RGB", (width, height), BACKGROUND)
@@ -68,7 +72,8 @@ def materialize(sample: Sample, suite_dir: str | Path) -> np.ndarray:
     frames = _haystack(path, sample.haystack_range)
     _, height, width, _ = frames.shape
     out = np.empty((len(plan), height, width, 3), dtype=np.uint8)
+    resize = sample.context.get("resize", "fit")
     haystack = iter(frames)
     for i, (kind, x) in enumerate(plan):
-        out[i] = next(haystack) if kind == "haystack" else fit_image(str(suite_dir / x), height, width)
+        out[i] = next(haystack) if kind == "haystack" else fit_image(str(suite_dir / x), height, width, resize)
     return out

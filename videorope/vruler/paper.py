@@ -17,20 +17,17 @@ letter of a greedy reply (:func:`answer_letter`). Depths are
 ``np.arange(0, 1 + step, step)`` and every (slots, depth) cell averages the same fixed needle
 sets.
 
-Everything here is a pure function of integers (the golden test,
-``tests/vruler/test_paper.py``, checks it against those loops run on stand-in inputs), plus
-:func:`load_paper_needles`, which reads the original's needle files (``dataset.json``,
-``v_niah_d.json``: ``path``, ``prompt``, ``answer`` and, for V-NIAH-D, ``interrupt_path``).
+Everything here is a pure function of its arguments (the golden test,
+``tests/vruler/test_paper.py``, checks it against those loops run on stand-in inputs);
+:mod:`videorope.vruler.tasks.paper` builds the ``<task>@paper`` samples from it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -45,14 +42,12 @@ __all__ = [
     "STACK_NOISE",
     "STACK_VISUAL_TOKENS",
     "SYSTEM_PROMPT",
-    "PaperNeedle",
     "Placement",
     "answer_letter",
     "depths",
     "distractor_side",
     "draws",
     "lettered",
-    "load_paper_needles",
     "needle_slot",
     "noise_repeats",
     "option_question",
@@ -225,49 +220,3 @@ def lettered(question: str, options: tuple[str, ...] | list[str], answer: str) -
         raise ValueError(f"answer {answer!r} must be one of at most 26 options {list(options)}")
     lines = [f"{chr(65 + i)}. {o}" for i, o in enumerate(options)]
     return "\n" + "\n".join([question, *lines, LETTER_INSTRUCTION]), chr(65 + list(options).index(answer))
-
-
-@dataclass(frozen=True)
-class PaperNeedle:
-    """A needle of the original's files: its image, the prompt given verbatim after the video,
-    the expected answer (a letter, or a word for open questions) and, for V-NIAH-D, the image
-    of its look-alike. Image paths are absolute."""
-
-    image: str
-    prompt: str
-    answer: str
-    distractor: str | None = None
-
-
-def _image(name: str, source: Path, images: Path | None) -> str:
-    folders = [images] if images is not None else [source.parent / "images", source.parent]
-    for folder in folders:
-        if (folder / name).is_file():
-            return str((folder / name).resolve())
-    raise FileNotFoundError(
-        f"{source}: needle image {name!r} is not in {' or '.join(map(str, folders))}; "
-        "pass images=<the folder holding the original's needle images>"
-    )
-
-
-def load_paper_needles(path: str | Path, images: str | Path | None = None) -> list[PaperNeedle]:
-    """The needles of an original needle file (a JSON list of ``{"path", "prompt", "answer"}``,
-    plus ``"interrupt_path"`` for V-NIAH-D), in file order. Images are looked up in ``images``,
-    else in ``images/`` beside the file, else beside it; a missing one is named."""
-    source = Path(path)
-    try:
-        entries = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{source}: not a readable needle JSON list ({e})") from e
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{source}: expected a non-empty JSON list of needles")
-    folder = None if images is None else Path(images)
-    out = []
-    for i, entry in enumerate(entries):
-        missing = {"path", "prompt", "answer"} - set(entry) if isinstance(entry, dict) else {"path", "prompt", "answer"}
-        if missing:
-            raise ValueError(f"{source}: needle {i} lacks {sorted(missing)}")
-        lure = entry.get("interrupt_path")
-        out.append(PaperNeedle(_image(entry["path"], source, folder), entry["prompt"], str(entry["answer"]),
-                               None if lure is None else _image(lure, source, folder)))  # fmt: skip
-    return out

@@ -2,7 +2,9 @@
 
 ``report(rundirs, out)`` writes ``report.md`` (per-run task accuracies and the overall
 V-RULER score, a comparison across runs, accuracy per frame count) and one heatmap PNG per
-run and task (frame count x depth, like the V-NIAH figures).
+run and task (frame count x depth, like the V-NIAH figures). A ``@paper`` task also gets its
+cells in the original's ``all_accuracies.json`` form (``RUN-TASK-all_accuracies.json``); the
+V-RULER score, a mean over tasks the original does not compute, leaves them out.
 """
 
 from __future__ import annotations
@@ -10,12 +12,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from videorope.io import atomic_path
+from videorope.io import atomic_path, write_json
 from videorope.viz import plot_heatmap, save_figure
 from videorope.vruler.runner import read_results
 from videorope.vruler.scoring import Aggregate, aggregate
 
-__all__ = ["load_run", "report"]
+__all__ = ["load_run", "paper_accuracies", "report"]
 
 
 def load_run(rundir: str | Path) -> tuple[str, dict, Aggregate]:
@@ -28,6 +30,14 @@ def load_run(rundir: str | Path) -> tuple[str, dict, Aggregate]:
     positional = meta.get("positional") or {}
     label = f"{rundir.name} ({positional.get('layout') or '-'}, {positional.get('scaling') or '-'})"
     return label, meta, aggregate(read_results(results))
+
+
+def paper_accuracies(agg: Aggregate, task: str) -> list[dict]:
+    """A ``@paper`` task's cells as the original writes ``all_accuracies.json``: per haystack
+    size and depth, ``{"Num. Frame": slots, "Frame Depth": depth in % rounded to tens, "Score":
+    mean over the needle sets}``, in sweep order."""
+    cells = sorted((f, d, acc) for (t, f, d), (acc, _) in agg.cells.items() if t == task)
+    return [{"Num. Frame": f, "Frame Depth": round(d * 100, -1), "Score": acc} for f, d, acc in cells]
 
 
 def _pct(x: float | None) -> str:
@@ -65,6 +75,9 @@ def report(rundirs: list[str | Path], out: str | Path) -> Path:
             save_figure(plot_heatmap(grid, frames, [f"{100 * d:.0f}%" for d in depths], f"{task}: {label}"), out / name)
             figures.append(f"![{task}]({name})")
         lines += ["", *figures]
+    for rundir, _, _, agg in runs:
+        for task in sorted(t for t in agg.tasks if t.endswith("@paper")):
+            write_json(out / f"{rundir.name}-{task}-all_accuracies.json", paper_accuracies(agg, task))
     path = out / "report.md"
     with atomic_path(path) as tmp:
         tmp.write_text("\n".join(lines) + "\n")

@@ -7,7 +7,8 @@ crashed run resumes where it stopped; with ``accelerate launch`` each process ta
 ``world_size``-th sample and rank 0 merges the shards into ``results.jsonl`` once at the end.
 
 Scoring (REFERENCE section 8): teacher-forced exact match of the answer tokens, and, in
-``generate`` mode, the generated text graded by the sample's scoring kind.
+``generate`` mode, the generated text graded by the sample's scoring kind. A result's
+``frame_count`` is the sweep's count: frames, or haystack slots for the ``@paper`` tasks.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def _filler(tokenizer: Any, n_tokens: int) -> str:
 
 
 def _messages(sample: Sample, tokenizer: Any, options: bool = True) -> list[dict[str, Any]]:
-    """The user turn: the video (inside filler text for multimodal-stack) and the question."""
+    """The chat: the sample's system turn if it has one, then the user turn: the video (inside
+    filler text for multimodal-stack) and the question."""
     question = question_text(sample, options)
     content: list[dict[str, Any]] = [{"type": "video"}, {"type": "text", "text": question}]
     budget = sample.context.get("text_tokens")
@@ -88,7 +90,10 @@ def _messages(sample: Sample, tokenizer: Any, options: bool = True) -> list[dict
             {"type": "video"},
             {"type": "text", "text": _filler(tokenizer, budget - before) + "\n" + question},
         ]
-    return [{"role": "user", "content": content}]
+    system = sample.context.get("system")  # the @paper presets: the original's system turn
+    return [{"role": "system", "content": [{"type": "text", "text": system}]}] * bool(system) + [
+        {"role": "user", "content": content}
+    ]
 
 
 def _batch_inputs(samples: Sequence[Sample], videos: Sequence, processor: Any, config: EvalConfig, answers: bool):
@@ -114,8 +119,8 @@ def _score_batch(model, processor, samples: Sequence[Sample], suite: Path, confi
         mask[i, width - len(ids) :] = True
     exact = teacher_forced_exact(logits, target, mask).tolist()
     results = [
-        {"id": s.id, "task": s.task, "frame_count": s.frame_count, "depth": s.depth, "tokens": int(n),
-         "teacher_forced": bool(e), "correct": bool(e)}
+        {"id": s.id, "task": s.task, "frame_count": s.context.get("slots", s.frame_count), "depth": s.depth,
+         "tokens": int(n), "teacher_forced": bool(e), "correct": bool(e)}
         for s, e, n in zip(samples, exact, inputs["attention_mask"].sum(-1).tolist(), strict=True)
     ]  # fmt: skip
     if config.mode == "generate":

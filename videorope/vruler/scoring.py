@@ -128,7 +128,8 @@ class Aggregate:
 
     cells: dict[tuple[str, int, float], tuple[float, int]]
     tasks: dict[str, tuple[float, int]]
-    overall: float
+    overall: float | None
+    """The mean over tasks (a V-RULER score); ``None`` when every task is an ``@paper`` preset."""
 
     def by_frames(self) -> dict[str, dict[int, float]]:
         """Accuracy per task and frame count, over all depths (weighted by samples)."""
@@ -167,8 +168,9 @@ def aggregate(results: Iterable[Mapping]) -> Aggregate:
     if not tasks:
         raise ValueError("no results to aggregate")
     mean = {k: (sum(v) / len(v), len(v)) for k, v in tasks.items()}
+    own = [a for k, (a, _) in mean.items() if not k.endswith("@paper")]  # the original has no cross-task mean
     return Aggregate(
         cells={k: (sum(v) / len(v), len(v)) for k, v in cells.items()},
         tasks=mean,
-        overall=sum(a for a, _ in mean.values()) / len(mean),
+        overall=sum(own) / len(own) if own else None,
     )

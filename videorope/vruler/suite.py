@@ -39,7 +39,8 @@ MANIFEST = "manifest.jsonl"
 @dataclass(frozen=True)
 class HaystackConfig:
     """The haystack: ``count`` generated videos (``frames`` long, default the largest frame
-    count; each sample draws one of them) or the user's ``videos``."""
+    count, twice that for ``@paper`` tasks whose counts are two-frame slots; each sample draws
+    one of them) or the user's ``videos``."""
 
     frames: int | None = None
     height: int = 224
@@ -68,7 +69,7 @@ class SuiteConfig:
     samples_per_cell: int = 1
     haystack: HaystackConfig = field(default_factory=HaystackConfig)
     needles: str | None = None
-    tasks: dict[str, Any] = field(default_factory=lambda: {name: {} for name in TASKS.names()} | _SHORT)
+    tasks: dict[str, Any] = field(default_factory=lambda: {e.name: {} for e in TASKS if "preset" not in e.meta} | _SHORT)
 
     def __post_init__(self) -> None:
         if not self.frame_counts or min(self.frame_counts) < 1:
@@ -84,7 +85,8 @@ class SuiteConfig:
         """Every (task, frame count, depth, index) of the sweep, in a fixed order."""
         out = []
         for task in self.tasks:
-            depths = self.depths if TASKS[task].meta["uses_depth"] else (0.0,)
+            meta = TASKS[task].meta
+            depths = [d for d in self.depths if d < 1 or not meta.get("window")] if meta["uses_depth"] else (0.0,)
             for frames in self.frame_counts:
                 for depth in depths:
                     for index in range(self.samples_per_cell):
@@ -102,7 +104,7 @@ def _haystacks(config: SuiteConfig, out: Path, progress: bool) -> list[VideoInfo
     h = config.haystack
     if h.videos is not None:
         return [probe(p) for p in find_videos(h.videos)]
-    frames = h.frames or max(config.frame_counts)
+    frames = h.frames or max(config.frame_counts) * max(TASKS[t].meta.get("frames_per_count", 1) for t in config.tasks)
     infos = []
     for i in range(h.count):
         name = "haystack/haystack.mp4" if h.count == 1 else f"haystack/haystack-{i:03d}.mp4"
@@ -114,6 +116,14 @@ def _haystacks(config: SuiteConfig, out: Path, progress: bool) -> list[VideoInfo
     return infos
 
 
+def _copy(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` atomically, unless it is already there."""
+    data = source.read_bytes()
+    if not target.is_file() or target.read_bytes() != data:
+        with atomic_path(target) as tmp:
+            tmp.write_bytes(data)
+
+
 def _user_needles(config: SuiteConfig, out: Path) -> list[NeedleSpec]:
     """The user's needles, their images copied into ``out/needles/user/``."""
     if config.needles is None:
@@ -122,11 +132,7 @@ def _user_needles(config: SuiteConfig, out: Path) -> list[NeedleSpec]:
     copied = []
     for spec in load_needles(source):
         image = f"{IMAGE_DIR}/user/{Path(spec.image).name}"
-        data = (source.parent / spec.image).read_bytes()
-        target = out / image
-        if not target.is_file() or target.read_bytes() != data:
-            with atomic_path(target) as tmp:
-                tmp.write_bytes(data)
+        _copy(source.parent / spec.image, out / image)
         copied.append(dataclasses.replace(spec, image=image))
     return copied
 
@@ -134,12 +140,14 @@ def _user_needles(config: SuiteConfig, out: Path) -> list[NeedleSpec]:
 def generate_suite(config: SuiteConfig, out: str | Path, progress: bool = True) -> Path:
     """Write the suite for ``config`` under ``out``; returns the manifest path."""
     out = Path(out)
-    material = Material(_haystacks(config, out, progress), _user_needles(config, out))
+    material = Material(_haystacks(config, out, progress), _user_needles(config, out), seed=config.seed)
     samples: list[Sample] = []
     for cell in tqdm(config.cells(), desc="samples", disable=not progress):
         samples.append(TASKS[cell.task].fn(cell, material, **TASKS.resolve(cell.task, config.tasks[cell.task] or {})))
     needles = sorted(material.needles.values(), key=lambda n: n.image)
     write_needle_images(out, needles, size=min(config.haystack.height, config.haystack.width))
+    for name, source in sorted(material.files.items()):
+        _copy(Path(source), out / name)
     save_needles(out / "needles.json", needles)
     write_json(out / "suite.json", dataclasses.asdict(config))
     return write_manifest(out / MANIFEST, samples)

@@ -2,7 +2,8 @@
 
 A task is a pure function ``fn(cell, material, **options) -> Sample`` registered in
 :data:`TASKS`; its randomness comes only from ``cell.seed``. Tasks whose needles are spread
-evenly (counting, ordering) are registered with ``uses_depth=False`` and swept at depth 0.
+evenly (counting, ordering) are registered with ``uses_depth=False`` and swept at depth 0;
+tasks whose depth opens a window to its right (``window=True``) skip depth 1.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from videorope.registry import Registry
 from videorope.vruler.haystack import VideoInfo
 from videorope.vruler.manifest import Insert, Sample
-from videorope.vruler.needles import NeedleSpec, look_alikes, retrieval_needle
+from videorope.vruler.needles import IMAGE_DIR, NeedleSpec, look_alikes, retrieval_needle
 
 __all__ = ["TASKS", "Cell", "Material", "group_sample", "make_sample"]
 
@@ -48,6 +50,12 @@ class Material:
     haystacks: list[VideoInfo]
     user_needles: list[NeedleSpec] = field(default_factory=list)
     needles: dict[str, NeedleSpec] = field(default_factory=dict)
+    seed: int = 0
+    files: dict[str, str] = field(default_factory=dict)
+    """Image files to copy into the suite: suite-relative path -> source path."""
+    streams: dict[str, random.Random] = field(default_factory=dict)
+    cache: dict = field(default_factory=dict)
+    """What a task loads once per suite (e.g. a needle file), keyed as the task likes."""
 
     def retrieval(self, seed: int, n_options: int, labels: Sequence[str] | None = None) -> NeedleSpec:
         """A retrieval needle: one of the user's (not a distractor), else a drawn one
@@ -74,6 +82,28 @@ class Material:
         """Record ``needle`` for writing and return its image path."""
         self.needles.setdefault(needle.image, needle)
         return needle.image
+
+    def use_file(self, source: str) -> str:
+        """Record an image file for copying into the suite and return its suite path."""
+        name = f"{IMAGE_DIR}/files/{Path(source).name}"
+        if self.files.setdefault(name, source) != source:
+            raise ValueError(f"two needle images are named {Path(source).name}: {self.files[name]} and {source}")
+        return name
+
+    def stream(self, task: str, seed: int) -> random.Random:
+        """The task's one generator for the whole sweep (created at ``seed`` on first use): tasks
+        that draw from it in sweep order reproduce a script that draws from one ``random``."""
+        return self.streams.setdefault(task, random.Random(seed))
+
+    def haystack_prefix(self, n: int) -> tuple[str, tuple[int, int, int]]:
+        """The first ``n`` frames of the first haystack sampled at 1 fps (every ``round(fps)``-th
+        frame), as (path, range)."""
+        video = self.haystacks[0]
+        step = max(1, round(video.fps))
+        if n * step > video.num_frames:
+            raise ValueError(f"a sample needs {n} frames at 1 fps but {video.path} has {video.num_frames // step} "
+                             f"({video.num_frames} at {video.fps:g} fps); set haystack.frames (or use a longer video)")  # fmt: skip
+        return video.path, (0, n * step, step)
 
     def haystack_frames(self, rng: random.Random, n: int) -> tuple[str, tuple[int, int, int]]:
         """A haystack and ``n`` frames of it, evenly strided over its length, as (path, range)."""
