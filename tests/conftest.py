@@ -99,7 +99,6 @@ def run_two_processes(*cli_args: str, timeout: int = 600) -> None:
     import os
     import subprocess
     import sys
-
     import tempfile
 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m",

@@ -213,7 +213,8 @@ def _fourier_eval(args: argparse.Namespace) -> None:
     config = FourierEvalConfig(model=args.model, variants=tuple(args.variants.split(",")),
                                baselines=tuple(b for b in args.baselines.split(",") if b), lengths=tuple(args.lengths),
                                niah=_niah_sweep(args), sinks=args.sinks, window=args.window,
-                               frequencies=args.frequencies, calibration=args.prompts, text=args.text, out=args.out)  # fmt: skip
+                               frequencies=args.frequencies, calibration=args.prompts, text=args.text,
+                               out=args.out)  # fmt: skip
     print(run_eval(config, progress=not args.quiet).read_text())
 
 

@@ -276,11 +276,12 @@ def min_base(head_dim: int, length: int, *, method: str = "exact", rtol: float =
     ``b + |B(m)| b / (m S(b))``, ``S(b) = sum_i (2i/d) theta_i`` (``|dB/db| <= m S(b) / b``
     and ``S(b)/b`` only falls as ``b`` grows); the sweep jumps there, keeping recent
     witnesses, and scans all positions only when none of them fails. (A second-order bound
-    jumps further but lands where the kept witnesses pass, so it scans far more often.) The first base that passes is the smallest, up
-    to gaps of a relative ``xtol`` (default 1e-9) crossed only where the certified step is
-    shorter than that. At 16K it finds 2.316e5 where the grid misses the narrow passing
-    interval below 2.341e5. Cost grows with the length (d=128 on 2 CPU cores, from
-    ``benchmarks/min_base.py``: 2 s at 16K, 15 s at 128K, about a minute at 512K and 1M).
+    jumps further but lands where the kept witnesses pass, so it scans far more often.) The
+    first base that passes is the smallest, up to gaps of a relative ``xtol`` (default 1e-9)
+    crossed only where the certified step is shorter than that. At 16K it finds 2.316e5 where
+    the grid misses the narrow passing interval below 2.341e5. Cost grows with the length
+    (d=128 on 2 CPU cores, from ``benchmarks/min_base.py``: 2 s at 16K, 15 s at 128K, about a
+    minute at 512K and 1M).
 
     ``method="grid"`` is the fast search: an ascending scan over ``b_k = (1 + rtol)^k`` to
     the first passing grid base, bisection in log-space to ``xtol``, verification. It

@@ -7,8 +7,8 @@ and Triton:
 
 From ``compressed_dims_search/hippo_function_approx_legt_fourier_awq.py`` it runs the
 calibration's ``MultiDimHiPPO`` (transform and rebuild over the prompt's own middle) and
-``compute_cosine_similarity`` of ``compressed_dim_search.py`` (the affine correction, applied in place, then the per-channel
-MSE that ranks channels); from ``fourier_attn_triton/fourier_triton_valid4_v2.py`` the
+``compute_cosine_similarity`` of ``compressed_dim_search.py`` (the affine correction, applied
+in place, then the per-channel MSE that ranks channels); from ``fourier_attn_triton/fourier_triton_valid4_v2.py`` the
 cache's ``MultiDimHiPPO2`` (prefill FFT, and the streaming update through
 ``mat_fourier_triton``, in Triton's interpreter) and ``mat_fourier_inv_torch`` (the rebuild,
 divided by the number of bins). Device strings of the released code are set to the CPU;
@@ -41,7 +41,9 @@ SEED, LENGTH, CHANNELS, BINS, WINDOW, SINKS = 0, 300, 6, 16, 32, 4
 
 def _load(repo: str, path: str, names: tuple[str, ...], namespace: dict) -> dict:
     """Compile the named top-level functions and classes of ``path`` (device strings -> cpu)."""
-    text = subprocess.run(["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True, text=True, check=True
+    ).stdout
     for node in ast.parse(text).body:
         if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name in names:
             source = textwrap.dedent(ast.get_source_segment(text, node)).replace("'cuda'", "'cpu'")

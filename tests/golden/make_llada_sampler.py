@@ -5,11 +5,11 @@ Not part of the test run. Needs a clone of ``ML-GSAI/LLaDA`` (commit b7e6c35; a 
     python tests/golden/make_llada_sampler.py /path/to/LLaDA > tests/golden/llada_sampler.json
 
 It compiles ``generate`` (with ``get_num_transfer_tokens`` and ``add_gumbel_noise``) from the
-released ``generate.py``, runs it with temperature 0 and an all-ones attention mask (its cfg branch
-needs one) (the greedy sampler) on videorope's
-``tiny_llada(seed=0)`` (its head optionally scaled up) in float32 and bfloat16, and prints the final canvases as JSON. The
-model is only the input here: the sampler is what is compared. Only the numbers are committed,
-never the authors' code.
+released ``generate.py``, runs it with temperature 0 (the greedy sampler) and an all-ones
+attention mask (its cfg branch needs one) on videorope's ``tiny_llada(seed=0)`` (its head
+optionally scaled up) in float32 and bfloat16, and prints the final canvases as JSON. The
+model is only the input here: the sampler is what is compared. Only the numbers are
+committed, never the authors' code.
 """
 
 from __future__ import annotations
@@ -40,7 +40,9 @@ CASES = {  # name: (dtype, output head scale, sampler settings)
 
 def _functions(repo: str, names: tuple[str, ...]) -> dict:
     """The released functions ``names`` compiled from ``generate.py`` at the repository's HEAD."""
-    text = subprocess.run(["git", "-C", repo, "show", f"HEAD:{FILE}"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["git", "-C", repo, "show", f"HEAD:{FILE}"], capture_output=True, text=True, check=True
+    ).stdout
     namespace = {"torch": torch, "np": np, "F": F}
     for node in ast.parse(text).body:
         if isinstance(node, ast.FunctionDef) and node.name in names:
@@ -64,7 +66,8 @@ def prompt() -> torch.Tensor:
 def main(repo: str) -> None:
     commit = subprocess.run(["git", "-C", repo, "rev-parse", "HEAD"], capture_output=True, text=True).stdout.strip()
     released = _functions(repo, ("add_gumbel_noise", "get_num_transfer_tokens", "generate"))
-    out = {"repository": "ML-GSAI/LLaDA", "commit": commit, "file": FILE, "model": "videorope.llada.tiny_llada(seed=0), ff_out x head_scale",
+    out = {"repository": "ML-GSAI/LLaDA", "commit": commit, "file": FILE,
+           "model": "videorope.llada.tiny_llada(seed=0), ff_out x head_scale",
            "prompt": prompt().tolist(), "cases": {}}  # fmt: skip
     for case, (dtype, head_scale, settings) in CASES.items():
         tiny = model(dtype, head_scale)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import textwrap
 from types import SimpleNamespace
-from typing import List, Optional, Tuple, Union  # noqa: UP035  (names the released code uses)
+from typing import Optional, Union  # noqa: UP035  (names the released code uses)
 
 import torch
 
@@ -39,10 +39,12 @@ CASES = {
 
 def _function(repo: str, path: str, name: str):
     """The released function ``name`` compiled from ``path`` at the repository's HEAD."""
-    text = subprocess.run(["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True, text=True, check=True).stdout
+    text = subprocess.run(
+        ["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True, text=True, check=True
+    ).stdout
     node = next(n for n in ast.walk(ast.parse(text)) if isinstance(n, ast.FunctionDef) and n.name == name)
     source = textwrap.dedent(ast.get_source_segment(text, node))
-    namespace = {"torch": torch, "Optional": Optional, "Tuple": Tuple, "List": List, "Union": Union}
+    namespace = {"torch": torch, "Optional": Optional, "Tuple": tuple, "List": list, "Union": Union}
     exec(compile(source, str(path), "exec"), namespace)  # noqa: S102
     return namespace[name]
 
@@ -66,8 +68,8 @@ def main(repo: str) -> None:
                              image_token_id=IDS["image"], video_token_id=IDS["video"],
                              vision_start_token_id=IDS["vision_start"])  # fmt: skip
     self = SimpleNamespace(config=config)
-    methods = {name: _function(repo, TRANSFORMERS_FILE, name) for name in
-               ("get_rope_index", "get_vanilla_rope_index", "get_time_rope_index", "get_t_scale_rope_index")}  # fmt: skip
+    names = ("get_rope_index", "get_vanilla_rope_index", "get_time_rope_index", "get_t_scale_rope_index")
+    methods = {name: _function(repo, TRANSFORMERS_FILE, name) for name in names}
     plus = _function(repo, VLLM_PLUS_FILE, "get_input_t_scale_modify_positions_tensor")
     out = {"repository": "Wiselnn570/VideoRoPE", "commit": commit or COMMIT, "merge": MERGE, "ids": IDS, "cases": {}}
     for case, (segments, _) in CASES.items():
@@ -81,10 +83,15 @@ def main(repo: str) -> None:
             kwargs = {"scale_factor": 2.0} if name == "get_t_scale_rope_index" else {}
             pos, delta = fn(self, input_ids, grids["image_grid_thw"], grids["video_grid_thw"], mask, **kwargs)
             record[name] = {"positions": pos[:, 0].tolist(), "delta": float(delta.flatten()[0])}
-        time, _ = methods["get_time_rope_index"](self, input_ids, grids["image_grid_thw"], grids["video_grid_thw"], mask)
+        time, _ = methods["get_time_rope_index"](
+            self, input_ids, grids["image_grid_thw"], grids["video_grid_thw"], mask
+        )
         vanilla, _ = methods["get_vanilla_rope_index"](self, input_ids, grids["image_grid_thw"],
                                                        grids["video_grid_thw"], mask)  # fmt: skip
-        record["tad_rope"] = {"positions": (time + vanilla)[:, 0].tolist(), "delta": record["get_time_rope_index"]["delta"]}
+        record["tad_rope"] = {
+            "positions": (time + vanilla)[:, 0].tolist(),
+            "delta": record["get_time_rope_index"]["delta"],
+        }
         pos, delta = plus(ids, config, images, videos, scale_factor=2.0)
         record["videorope_plus_vllm"] = {"positions": pos.tolist(), "delta": float(delta)}
         out["cases"][case] = record

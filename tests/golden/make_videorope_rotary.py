@@ -72,7 +72,8 @@ def main(repo: str) -> None:
     q_embed, _ = lta(q, q, cos, sin, SECTION)
     out = {"repository": "Wiselnn570/VideoRoPE", "commit": positions["commit"], "head_dim": HEAD_DIM, "base": BASE,
            "mrope_section": SECTION, "seed": SEED, "q": q.tolist(), "q_embed": q_embed.tolist(),
-           "yarn_v": {"base": 1e6, "factor": 4.0, "original_length": 32768, "inv_freq": _yarn_v(repo, 1e6)}}  # fmt: skip
+           "yarn_v": {"base": 1e6, "factor": 4.0, "original_length": 32768,
+                      "inv_freq": _yarn_v(repo, 1e6)}}  # fmt: skip
     json.dump(out, sys.stdout, separators=(",", ":"))
 
 

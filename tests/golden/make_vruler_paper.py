@@ -46,7 +46,9 @@ ARGS = SimpleNamespace(min_frame_num=100, max_frame_num=3000, frame_interval=200
 
 
 def _show(repo: str, path: str) -> str:
-    return subprocess.run(["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "-C", repo, "show", f"HEAD:{path}"], capture_output=True, text=True, check=True
+    ).stdout
 
 
 def _loop(repo: str, path: str) -> ast.Module:
@@ -118,9 +120,22 @@ ITEMS = [  # made-up LongVideoBench-style items: repeated and padded candidates 
     {"question": "Which colour?", "candidates": ["red", "blue", "red", "green "], "correct_choice": 0},
     {"question": "How many?", "candidates": ["1", "2", "3", "4", "5 "], "correct_choice": 4},
 ]
-REPLIES = ["(B) a lamp", "B", " The answer is C.", "The best answer is (D)", "Answer: E", "The correct option is A",
-           "I think the answer is b", "none", "The answer", "Best answer:Best option: (A)", "", "Option: (C) three",
-           "Best answer: C", "Best option: D"]  # the last two: the original reads the B of "Best"
+REPLIES = [
+    "(B) a lamp",
+    "B",
+    " The answer is C.",
+    "The best answer is (D)",
+    "Answer: E",
+    "The correct option is A",
+    "I think the answer is b",
+    "none",
+    "The answer",
+    "Best answer:Best option: (A)",
+    "",
+    "Option: (C) three",
+    "Best answer: C",
+    "Best option: D",
+]  # the last two: the original reads the B of "Best"
 
 
 def _function(text: str, name: str, namespace: dict):

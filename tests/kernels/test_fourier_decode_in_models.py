@@ -71,8 +71,9 @@ def test_smollm2_greedy_reply_is_the_same_through_the_kernel():
     model, tokenizer = load_model("smollm2", attn_implementation="sdpa")
     ids = passkey_prompt(tokenizer, 6)
     options = FourierOptions(max_length=400, sinks=4, window=64, frequencies=32)
-    plan = calibrate(model, [text_ids(tokenizer, None, 330)], options, "uniform:0.5", Calibration(window=None),
-                     progress=False)  # the original recipe with this cache's window: heads keep different counts
+    plan = calibrate(
+        model, [text_ids(tokenizer, None, 330)], options, "uniform:0.5", Calibration(window=None), progress=False
+    )  # the original recipe with this cache's window: heads keep different counts
     caches = {"dense": FourierCache(plan, options), **{k: FourierCache(plan, options, model=model, kernel=k)
                                                       for k in ("torch", "triton")}}  # fmt: skip
     with torch.no_grad():

@@ -13,7 +13,9 @@ from videorope.llada import tiny_llada
 from videorope.llada.cache import PromptCache
 from videorope.llada.sampler import generate
 
-OPTIONS = FourierOptions(max_length=64, sinks=2, window=8, frequencies=4, affine=False)  # random keys: no affine stretch
+OPTIONS = FourierOptions(
+    max_length=64, sinks=2, window=8, frequencies=4, affine=False
+)  # random keys: no affine stretch
 
 
 def _canvas(prompt: int = 40, masks: int = 8) -> torch.Tensor:

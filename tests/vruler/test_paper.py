@@ -54,7 +54,10 @@ def test_the_needle_slot_truncates_as_the_original_int_does():
 
 def test_the_side_rule_is_exercised_on_every_branch():
     sweep = _sweep("v-niah-d")
-    sides = {paper.distractor_side(n, paper.needle_slot(n, d), u) for (n, d, _), u in zip(sweep, paper.draws(len(sweep)))}
+    sides = {
+        paper.distractor_side(n, paper.needle_slot(n, d), u)
+        for (n, d, _), u in zip(sweep, paper.draws(len(sweep)), strict=True)
+    }
     assert sides == {None, "before", "after"}
 
 
@@ -71,7 +74,9 @@ def test_the_stacks_filler_questions_and_grading_equal_the_released_code():
     got = [[c, t, d, *paper.noise_repeats(c, t, d)] for c, t, d, *_ in stack["repeats"]]
     assert got == stack["repeats"]
     assert {r[0] for r in got} == set(paper.STACK_CONTEXTS) and {r[2] for r in got} == set(paper.STACK_DEPTHS)
-    questions = [list(paper.option_question(i["question"], i["candidates"], i["correct_choice"])) for i in stack["items"]]
+    questions = [
+        list(paper.option_question(i["question"], i["candidates"], i["correct_choice"])) for i in stack["items"]
+    ]
     assert questions == stack["questions"]
     assert [paper.answer_letter(r) for r in stack["replies"]] == stack["letters"]
 

@@ -27,8 +27,14 @@ SLOTS, DEPTHS = (8, 10), (0.0, 0.5, 1.0)
 
 
 def _config(tasks: dict, **overrides) -> SuiteConfig:
-    settings = {"name": "paper-test", "frame_counts": SLOTS, "depths": DEPTHS, "samples_per_cell": 5,
-                "haystack": HaystackConfig(frames=2 * max(SLOTS), height=32, width=64, fps=1.0), "tasks": tasks}
+    settings = {
+        "name": "paper-test",
+        "frame_counts": SLOTS,
+        "depths": DEPTHS,
+        "samples_per_cell": 5,
+        "haystack": HaystackConfig(frames=2 * max(SLOTS), height=32, width=64, fps=1.0),
+        "tasks": tasks,
+    }
     return SuiteConfig(**{**settings, **overrides})
 
 
@@ -57,7 +63,10 @@ def test_needles_fill_the_originals_slots_in_sweep_order(suite):
         assert _slots(s, "needle") == [paper.place(s.context["slots"], s.depth).needle]
     for s in by_task["v-niah-d@paper"]:
         p = paper.place(s.context["slots"], s.depth, u.random(), cycle=3)
-        assert (_slots(s, "needle"), _slots(s, "distractor")) == ([p.needle], [] if p.distractor is None else [p.distractor])
+        assert (_slots(s, "needle"), _slots(s, "distractor")) == (
+            [p.needle],
+            [] if p.distractor is None else [p.distractor],
+        )
     assert any(_slots(s, "distractor") for s in by_task["v-niah-d@paper"])
     for task, place in (("counting@paper", None), ("ordering@paper", None), ("multi-key-multi-value@paper", window)):
         for s in by_task[task]:
@@ -83,7 +92,8 @@ def _original_files(folder: Path) -> tuple[Path, Path]:
     (folder / "images").mkdir(parents=True)
     for name in ("kite", "kite_lure", "lamp", "lamp_lure", "a", "b", "c"):
         Image.new("RGB", (60, 30), (len(name) * 30, 90, 150)).save(folder / "images" / f"{name}.png")
-    lures = [{"path": f"{n}.png", "interrupt_path": f"{n}_lure.png", "prompt": f"\nWhere is the {n}?\nA. left\nB. right",
+    prompt = "\nWhere is the {}?\nA. left\nB. right"
+    lures = [{"path": f"{n}.png", "interrupt_path": f"{n}_lure.png", "prompt": prompt.format(n),
               "answer": "B"} for n in ("kite", "lamp")]  # fmt: skip
     multi = [{"path": "['a.png', 'b.png', 'c.png']", "prompt": "Which letters?\nA. a, b\nB. a, b, c", "answer": "B"}]
     (folder / "v_niah_d.json").write_text(json.dumps(lures))
@@ -131,6 +141,8 @@ def test_a_paper_suite_runs_with_the_system_turn_and_reports_as_the_original(sui
     assert {r["frame_count"] for r in results} == set(SLOTS)  # the grid is in slots
     report([tmp_path / "run"], tmp_path / "report")
     table = json.loads((tmp_path / "report" / "run-v-niah@paper-all_accuracies.json").read_text())
-    assert [(c["Num. Frame"], c["Frame Depth"]) for c in table] == [(n, round(d * 100, -1)) for n in SLOTS for d in DEPTHS]
+    assert [(c["Num. Frame"], c["Frame Depth"]) for c in table] == [
+        (n, round(d * 100, -1)) for n in SLOTS for d in DEPTHS
+    ]
     cells = {(r["frame_count"], r["depth"]) for r in results}
     assert len(results) == 5 * len(cells) and "**V-RULER** | **-**" in (tmp_path / "report" / "report.md").read_text()

@@ -51,8 +51,9 @@ class Calibration:
     prompts: str = "task"
 
     def __post_init__(self) -> None:
-        for name, value, allowed in (("source", self.source, _SOURCES), ("period", self.period, ("prompt", "planned")),
-                                     ("rank", self.rank, RANKS), ("prompts", self.prompts, ("task", "text"))):  # fmt: skip
+        checks = (("source", self.source, _SOURCES), ("period", self.period, ("prompt", "planned")),
+                  ("rank", self.rank, RANKS), ("prompts", self.prompts, ("task", "text")))  # fmt: skip
+        for name, value, allowed in checks:
             if value not in allowed:
                 raise ValueError(f"calibration {name} must be one of {', '.join(allowed)}, got {value!r}")
 
@@ -126,8 +127,14 @@ def channel_errors(
                 f"period ({period}); use longer prompts (or a longer planned length)"
             )
         states = _SOURCES[recipe.source](model, ids.to(device))
-        step = torch.stack([torch.stack([_middle_errors(x, heads, options.sinks, window, options, period, recipe.affine)
-                                         for x in layer]) for layer in states]).cpu()  # fmt: skip  (layers, 2, Hkv, D)
+        step = torch.stack(
+            [
+                torch.stack(
+                    [_middle_errors(x, heads, options.sinks, window, options, period, recipe.affine) for x in layer]
+                )
+                for layer in states
+            ]
+        ).cpu()  # fmt: skip  (layers, 2, Hkv, D)
         totals = step if totals is None else totals + step
     totals /= len(prompts)
     return totals[:, 0], totals[:, 1]

@@ -140,7 +140,9 @@ class FourierPlan:
             raise ValueError(f"the plan covers {self.num_layers} layers; layer {layer} has none (re-calibrate)")
         heads = getattr(self, kind)[layer]
         width = max(len(h) for h in heads)
-        return torch.tensor([list(h) + [-1] * (width - len(h)) for h in heads], dtype=torch.long).reshape(len(heads), -1)
+        return torch.tensor([list(h) + [-1] * (width - len(h)) for h in heads], dtype=torch.long).reshape(
+            len(heads), -1
+        )
 
     def compressed_fraction(self) -> float:
         """Share of all K and V channels (every layer and head) stored as coefficients."""

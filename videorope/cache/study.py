@@ -90,8 +90,9 @@ class FourierEvalConfig:
     variants: tuple[str, ...] = ("inverted-pyramid@original", "inverted-pyramid@videorope")
     baselines: tuple[str, ...] = ("streaming", "snapkv")
     lengths: tuple[int, ...] = (4096, 8192)
-    niah: dict[str, Any] = field(default_factory=lambda: {"depths": 5, "samples_per_cell": 2,
-                                                          "tasks": {"single": {}, "multikey": {}}})
+    niah: dict[str, Any] = field(
+        default_factory=lambda: {"depths": 5, "samples_per_cell": 2, "tasks": {"single": {}, "multikey": {}}}
+    )
     sinks: int = 4
     window: int = 1020
     frequencies: int = 512

@@ -149,8 +149,8 @@ class LLaDAModel(nn.Module):
 
 class LLaDAModelLM(nn.Module):
     """LLaDA with its output head: ``forward(input_ids (B, L), attention_mask (B, L) with 0 on
-    padding)`` -> ``MaskedLMOutput`` with logits (B, L, vocab) in the model's dtype (as the released model). Every position sees every
-    other (no causal mask); padded keys are hidden. With a ``prompt_cache``
+    padding)`` -> ``MaskedLMOutput`` with logits (B, L, vocab) in the model's dtype (as the
+    released model). Every position sees every other (no causal mask); padded keys are hidden. With a ``prompt_cache``
     (:class:`~videorope.llada.cache.PromptCache`) a step that reuses it runs on the positions
     after the prompt only and returns their logits (B, L - prompt, vocab)."""
 

@@ -73,7 +73,9 @@ LETTER_INSTRUCTION = "Answer with the option's letter from the given choices dir
 def slot_counts(minimum: int = 100, maximum: int = 3000, interval: int = 200) -> list[int]:
     """Haystack sizes in slots: ``range(minimum, maximum + 1, interval)`` (published: 100..2900)."""
     if not 0 < minimum <= maximum or interval < 1:
-        raise ValueError(f"slot counts need 0 < minimum <= maximum and interval >= 1, got {minimum}, {maximum}, {interval}")
+        raise ValueError(
+            f"slot counts need 0 < minimum <= maximum and interval >= 1, got {minimum}, {maximum}, {interval}"
+        )
     return list(range(minimum, maximum + 1, interval))
 
 

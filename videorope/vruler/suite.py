@@ -69,7 +69,9 @@ class SuiteConfig:
     samples_per_cell: int = 1
     haystack: HaystackConfig = field(default_factory=HaystackConfig)
     needles: str | None = None
-    tasks: dict[str, Any] = field(default_factory=lambda: {e.name: {} for e in TASKS if "preset" not in e.meta} | _SHORT)
+    tasks: dict[str, Any] = field(
+        default_factory=lambda: {e.name: {} for e in TASKS if "preset" not in e.meta} | _SHORT
+    )
 
     def __post_init__(self) -> None:
         if not self.frame_counts or min(self.frame_counts) < 1:

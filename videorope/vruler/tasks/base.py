@@ -101,8 +101,10 @@ class Material:
         video = self.haystacks[0]
         step = max(1, round(video.fps))
         if n * step > video.num_frames:
-            raise ValueError(f"a sample needs {n} frames at 1 fps but {video.path} has {video.num_frames // step} "
-                             f"({video.num_frames} at {video.fps:g} fps); set haystack.frames (or use a longer video)")  # fmt: skip
+            raise ValueError(
+                f"a sample needs {n} frames at 1 fps but {video.path} has {video.num_frames // step} "
+                f"({video.num_frames} at {video.fps:g} fps); set haystack.frames (or use a longer video)"
+            )
         return video.path, (0, n * step, step)
 
     def haystack_frames(self, rng: random.Random, n: int) -> tuple[str, tuple[int, int, int]]:

@@ -5,10 +5,11 @@ golden test live in :mod:`videorope.vruler.paper`) with real frames instead of p
 embeddings. A sweep's frame count is a number of haystack **slots**; a slot is two frames
 (Qwen-VL's temporal patch), taken as a contiguous prefix of the first haystack sampled at
 1 fps; every needle image fills a slot of its own (the image twice), stretched to the frame
-size as the original resizes it (drawn needles are fitted instead). The question is the needle set's prompt, verbatim (lettered
-options and the letter instruction inside it), after the original's system prompt; the
-answer is its letter (or word), teacher-forced. A cell averages the fixed needle sets: set
-it with ``samples_per_cell`` (the sample index picks the set). V-NIAH-D and multi-key
+size as the original resizes it (drawn needles are fitted instead). The question is the
+needle set's prompt, verbatim (lettered options and the letter instruction inside it), after
+the original's system prompt; the answer is its letter (or word), teacher-forced. A cell
+averages the fixed needle sets: set it with ``samples_per_cell`` (the sample index picks the
+set). V-NIAH-D and multi-key
 multi-value draw from one generator per task seeded 24242424, consumed in sweep order as the
 original consumes Python's ``random``.
 
@@ -165,8 +166,10 @@ _META = {"paper": "VideoRoPE / VideoRoPE++ (Wei et al.), as released", "preset":
 def _pick(cell: Cell, material: Material, task: str, needles: str | None, images: str | None) -> NeedleSet:
     sets = _sets(task, material, needles, images)
     if cell.index >= len(sets):
-        raise ValueError(f"{cell.task}: samples_per_cell={cell.index + 1} but the needle file has {len(sets)} sets; "
-                         f"set samples_per_cell to {len(sets)} (a cell averages every set, as the original)")  # fmt: skip
+        raise ValueError(
+            f"{cell.task}: samples_per_cell={cell.index + 1} but the needle file has {len(sets)} sets; "
+            f"set samples_per_cell to {len(sets)} (a cell averages every set, as the original)"
+        )
     return sets[cell.index]
 
 
