@@ -13,6 +13,7 @@ from videorope.vruler.manifest import read_manifest  # noqa: E402
 from videorope.vruler.materialize import fit_image, materialize  # noqa: E402
 from videorope.vruler.needles import load_needles  # noqa: E402
 from videorope.vruler.placement import depth_position  # noqa: E402
+from videorope.vruler.scoring import is_preset  # noqa: E402
 from videorope.vruler.suite import HaystackConfig, SuiteConfig, generate_suite  # noqa: E402
 from videorope.vruler.tasks import TASKS  # noqa: E402
 
@@ -42,7 +43,7 @@ def suite(tmp_path_factory):
 
 def test_every_task_and_cell_is_generated(suite):
     _, samples = suite
-    own = [e.name for e in TASKS if "preset" not in e.meta]  # the @paper presets: test_paper_tasks.py
+    own = [name for name in TASKS.names() if not is_preset(name)]  # the @paper presets: test_paper_tasks.py
     assert sorted({s.task for s in samples}) == sorted(own)
     per_task = {t: sum(s.task == t for s in samples) for t in own}
     assert per_task["v-niah"] == 2 * 3 * 2 and per_task["counting"] == 2 * 1 * 2  # counting ignores depth

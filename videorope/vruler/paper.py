@@ -46,7 +46,6 @@ __all__ = [
     "answer_letter",
     "depths",
     "distractor_side",
-    "draws",
     "lettered",
     "needle_slot",
     "noise_repeats",
@@ -93,13 +92,6 @@ def needle_slot(slots: int, depth: float) -> int:
     if slots < 1 or not 0 <= depth <= 1 + 1e-9:
         raise ValueError(f"need slots >= 1 and depth in [0, 1], got {slots}, {depth}")
     return int(depth * slots)
-
-
-def draws(n: int, seed: int = SEED) -> list[float]:
-    """The first ``n`` draws of ``random.random()`` after ``random.seed(seed)``: sample ``k`` of a
-    V-NIAH-D sweep (in sweep order) decides its side with draw ``k``."""
-    rng = random.Random(seed)
-    return [rng.random() for _ in range(n)]
 
 
 def distractor_side(slots: int, needle: int, u: float, cycle: int = CYCLE) -> str | None:

@@ -15,7 +15,7 @@ from pathlib import Path
 from videorope.io import atomic_path, write_json
 from videorope.viz import plot_heatmap, save_figure
 from videorope.vruler.runner import read_results
-from videorope.vruler.scoring import Aggregate, aggregate
+from videorope.vruler.scoring import Aggregate, aggregate, is_preset
 
 __all__ = ["load_run", "paper_accuracies", "report"]
 
@@ -76,7 +76,7 @@ def report(rundirs: list[str | Path], out: str | Path) -> Path:
             figures.append(f"![{task}]({name})")
         lines += ["", *figures]
     for rundir, _, _, agg in runs:
-        for task in sorted(t for t in agg.tasks if t.endswith("@paper")):
+        for task in sorted(filter(is_preset, agg.tasks)):
             write_json(out / f"{rundir.name}-{task}-all_accuracies.json", paper_accuracies(agg, task))
     path = out / "report.md"
     with atomic_path(path) as tmp:

@@ -24,6 +24,7 @@ __all__ = [
     "choice_match",
     "generated_match",
     "grade",
+    "is_preset",
     "list_match",
     "normalize",
     "teacher_forced_exact",
@@ -153,6 +154,11 @@ class Aggregate:
         }
 
 
+def is_preset(task: str) -> bool:
+    """Whether ``task`` is an ``@paper`` preset (the original's construction and reports)."""
+    return task.endswith("@paper")
+
+
 def aggregate(results: Iterable[Mapping]) -> Aggregate:
     """Aggregate result records (each with ``task``, ``frame_count``, ``depth``, ``correct``)."""
     cells: dict[tuple[str, int, float], list[bool]] = defaultdict(list)
@@ -168,7 +174,7 @@ def aggregate(results: Iterable[Mapping]) -> Aggregate:
     if not tasks:
         raise ValueError("no results to aggregate")
     mean = {k: (sum(v) / len(v), len(v)) for k, v in tasks.items()}
-    own = [a for k, (a, _) in mean.items() if not k.endswith("@paper")]  # the original has no cross-task mean
+    own = [a for k, (a, _) in mean.items() if not is_preset(k)]  # the original has no cross-task mean
     return Aggregate(
         cells={k: (sum(v) / len(v), len(v)) for k, v in cells.items()},
         tasks=mean,

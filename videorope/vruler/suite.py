@@ -25,6 +25,7 @@ from videorope.io import atomic_path, write_json
 from videorope.vruler.haystack import VideoInfo, find_videos, probe, write_haystack
 from videorope.vruler.manifest import Sample, write_manifest
 from videorope.vruler.needles import IMAGE_DIR, NeedleSpec, load_needles, save_needles, write_needle_images
+from videorope.vruler.scoring import is_preset
 from videorope.vruler.tasks import TASKS, Cell, Material
 
 __all__ = ["HaystackConfig", "SuiteConfig", "generate_suite", "sample_seed"]
@@ -70,7 +71,7 @@ class SuiteConfig:
     haystack: HaystackConfig = field(default_factory=HaystackConfig)
     needles: str | None = None
     tasks: dict[str, Any] = field(
-        default_factory=lambda: {e.name: {} for e in TASKS if "preset" not in e.meta} | _SHORT
+        default_factory=lambda: {name: {} for name in TASKS.names() if not is_preset(name)} | _SHORT
     )
 
     def __post_init__(self) -> None:

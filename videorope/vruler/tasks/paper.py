@@ -158,8 +158,14 @@ def _sample(cell: Cell, material: Material, chosen: NeedleSet, slots: list[tuple
                            "resize": "stretch" if files else "fit"})  # fmt: skip
 
 
+def _needles_at(cell: Cell, material: Material, chosen: NeedleSet, slots: list[int]) -> Sample:
+    """A sample with the set's images at ``slots`` (in order) among ``cell.frame_count`` haystack slots."""
+    inserts = [(s, image, "needle") for s, image in zip(slots, chosen.images, strict=True)]
+    return _sample(cell, material, chosen, inserts, cell.frame_count + len(slots))
+
+
 _OPTIONS = {"needles": None, "images": None}
-_META = {"paper": "VideoRoPE / VideoRoPE++ (Wei et al.), as released", "preset": "paper", "uses_depth": True,
+_META = {"paper": "VideoRoPE / VideoRoPE++ (Wei et al.), as released", "uses_depth": True,
          "options": _OPTIONS, "frames_per_count": paper.SLOT_FRAMES}  # fmt: skip
 
 
@@ -197,9 +203,7 @@ _SPREAD = {**_META, "uses_depth": False}  # the original sweeps depth here witho
 
 def _spread(cell: Cell, material: Material, task: str, needles: str | None, images: str | None) -> Sample:
     chosen = _pick(cell, material, task, needles, images)
-    placed = paper.spread_slots(cell.frame_count, len(chosen.images))
-    return _sample(cell, material, chosen, [(s, im, "needle") for s, im in zip(placed, chosen.images, strict=True)],
-                   cell.frame_count + len(placed))  # fmt: skip
+    return _needles_at(cell, material, chosen, paper.spread_slots(cell.frame_count, len(chosen.images)))
 
 
 @TASKS.register("counting@paper", summary="counting as released: needles after linspace slots", **_SPREAD)
@@ -218,6 +222,5 @@ def multi_value_paper(cell: Cell, material: Material, *, needles: str | None, im
                       window: float) -> Sample:  # fmt: skip
     chosen = _pick(cell, material, "multi-key-multi-value", needles, images)
     rng = material.stream(cell.task, paper.SEED)
-    placed = paper.window_slots(cell.frame_count, cell.depth, len(chosen.images), rng, window)
-    return _sample(cell, material, chosen, [(s, im, "needle") for s, im in zip(placed, chosen.images, strict=True)],
-                   cell.frame_count + len(placed))  # fmt: skip
+    return _needles_at(cell, material, chosen, paper.window_slots(cell.frame_count, cell.depth, len(chosen.images),
+                                                                  rng, window))  # fmt: skip
