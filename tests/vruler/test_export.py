@@ -3,6 +3,7 @@
 import importlib.util
 import json
 
+import numpy as np
 import pytest
 import yaml
 
@@ -10,15 +11,15 @@ pytest.importorskip("decord")
 datasets = pytest.importorskip("datasets")
 
 from videorope.vruler.export import export_lmms_eval, to_dataset  # noqa: E402
-from videorope.vruler.haystack import probe  # noqa: E402
+from videorope.vruler.haystack import probe, read_frames  # noqa: E402
 from videorope.vruler.manifest import read_manifest  # noqa: E402
 from videorope.vruler.suite import HaystackConfig, SuiteConfig, generate_suite  # noqa: E402
 
 CONFIG = SuiteConfig(
     frame_counts=(8,),
     depths=(0.5,),
-    haystack=HaystackConfig(height=32, width=32),
-    tasks={"v-niah-d": {"distance": 2}, "ordering": {}, "multimodal-stack": {"text_tokens": 16}},
+    haystack=HaystackConfig(height=32, width=32, fps=1.0),
+    tasks={"v-niah-d": {"distance": 2}, "ordering": {}, "multimodal-stack": {"text_tokens": 16}, "v-niah@paper": {}},
 )
 
 
@@ -47,7 +48,7 @@ def test_lmms_eval_task_and_hooks(suite, tmp_path):
     task = yaml.load(export_lmms_eval(suite, tmp_path).read_text(), Loader=_Tags)
     assert task["task"] == "vruler" and task["doc_to_visual"] == "!function utils.doc_to_visual"
     docs = [json.loads(line) for line in open(task["dataset_kwargs"]["data_files"]["test"])]
-    assert {d["task"] for d in docs} == {"v-niah-d", "ordering"}  # multimodal-stack needs the model's tokenizer
+    assert {d["task"] for d in docs} == {"v-niah-d", "ordering", "v-niah@paper"}  # not the stack (its tokenizer)
     spec = importlib.util.spec_from_file_location("vruler_utils", tmp_path / "utils.py")
     utils = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(utils)
@@ -55,9 +56,15 @@ def test_lmms_eval_task_and_hooks(suite, tmp_path):
     for doc in docs:
         (video,) = utils.doc_to_visual(doc)
         assert probe(video).num_frames == doc["frame_count"]
+        if doc["task"] == "v-niah@paper":  # the same frames as `vruler eval`: a needle slot of two equal frames
+            frames = read_frames(video, range(doc["frame_count"]))
+            needle = doc["needle_frames"][0]
+            assert doc["needle_frames"] == [needle, needle + 1]
+            assert np.abs(frames[needle].astype(int) - frames[needle + 1]).mean() < 2  # equal up to the H.264 coding
         assert doc["question"] in utils.doc_to_text(doc)
         records.append(utils.process_results(doc, [doc["answer"]])["vruler_accuracy"])
     assert all(r["correct"] for r in records) and utils.vruler_score(records) == 1.0
+    assert {r["frame_count"] for r in records if r["task"] == "v-niah@paper"} == {8}  # slots, as `vruler eval`
 
 
 def test_cli_export(suite, tmp_path):

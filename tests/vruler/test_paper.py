@@ -10,6 +10,7 @@ import json
 import random
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from videorope.vruler import paper
@@ -86,3 +87,35 @@ def test_the_fixed_prefixes_read_the_answer_after_best_answer():
     assert paper.answer_letter("Best answer: C", prefixes="fixed") == "C"
     with pytest.raises(ValueError, match="prefixes must be one of"):
         paper.answer_letter("A", prefixes="lenient")
+
+
+STACK = json.loads((Path(__file__).parents[1] / "golden" / "vruler_stack.json").read_text())["cases"]
+
+
+@pytest.mark.parametrize("case", STACK, ids=lambda c: "{frames}f-{fps:g}fps-{height}x{width}".format(**c["case"]))
+def test_the_stack_reads_the_frames_and_size_qwen_vl_utils_reads(case):
+    c = case["case"]
+    frames = paper.stack_frames(c["frames"], c["fps"])
+    assert frames == case["indices"]
+    assert (
+        list(paper.stack_size(c["height"], c["width"], len(frames), c["min_pixels"], c["visual_tokens"]))
+        == case["size"]
+    )
+
+
+@pytest.mark.parametrize("case", [c for c in STACK if c["case"]["frames"] * c["case"]["height"] < 40_000])
+def test_the_stacks_frames_are_the_pixels_qwen_vl_utils_feeds(case, tmp_path):
+    """Decoded with decord at the golden indices and resized as torchvision does: every frame's
+    sum equals the library's (uint8 rounding included)."""
+    from videorope.vruler.haystack import write_haystack
+    from videorope.vruler.manifest import Sample
+    from videorope.vruler.materialize import materialize
+
+    c = case["case"]
+    write_haystack(tmp_path / "v.mp4", c["frames"], c["height"], c["width"], c["fps"], seed=c["seed"], progress=False)
+    sample = Sample(id="s", task="t", question="q", answer="a", scoring="exact", frame_count=len(case["indices"]),
+                    depth=0.0, seed=0, haystack="v.mp4", haystack_range=(0, 0, 1),
+                    haystack_frames=tuple(case["indices"]), context={"size": case["size"]})  # fmt: skip
+    frames = materialize(sample, tmp_path)
+    assert list(frames.shape[1:3]) == case["size"]
+    assert frames.reshape(len(frames), -1).sum(1, dtype=np.int64).tolist() == case["sums"]

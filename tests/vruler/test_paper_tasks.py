@@ -60,9 +60,9 @@ def test_needles_fill_the_originals_slots_in_sweep_order(suite):
         by_task.setdefault(s.task, []).append(s)
     u, window = random.Random(paper.SEED), random.Random(paper.SEED)
     for s in by_task["v-niah@paper"]:
-        assert _slots(s, "needle") == [paper.place(s.context["slots"], s.depth).needle]
+        assert _slots(s, "needle") == [paper.place(s.context["count"], s.depth).needle]
     for s in by_task["v-niah-d@paper"]:
-        p = paper.place(s.context["slots"], s.depth, u.random(), cycle=3)
+        p = paper.place(s.context["count"], s.depth, u.random(), cycle=3)
         assert (_slots(s, "needle"), _slots(s, "distractor")) == (
             [p.needle],
             [] if p.distractor is None else [p.distractor],
@@ -71,14 +71,14 @@ def test_needles_fill_the_originals_slots_in_sweep_order(suite):
     for task, place in (("counting@paper", None), ("ordering@paper", None), ("multi-key-multi-value@paper", window)):
         for s in by_task[task]:
             n = SETS[task.split("@")[0]][int(s.id.rsplit("/", 1)[1])]
-            expected = (paper.spread_slots(s.context["slots"], n) if place is None
-                        else paper.window_slots(s.context["slots"], s.depth, n, place))  # fmt: skip
+            expected = (paper.spread_slots(s.context["count"], n) if place is None
+                        else paper.window_slots(s.context["count"], s.depth, n, place))  # fmt: skip
             assert _slots(s, "needle") == expected
 
 
 def test_samples_ask_the_sets_prompt_after_a_contiguous_one_fps_prefix(suite):
     out, samples = suite
-    s = next(s for s in samples if s.task == "v-niah@paper" and s.context["slots"] == 10)
+    s = next(s for s in samples if s.task == "v-niah@paper" and s.context["count"] == 10)
     assert s.haystack_range == (0, 20, 1) and s.frame_count == 22 and s.scoring == "exact"
     assert s.answer in "ABCD" and s.question.startswith("\n") and s.question.endswith(paper.LETTER_INSTRUCTION)
     assert s.context["system"] == paper.SYSTEM_PROMPT
@@ -146,3 +146,102 @@ def test_a_paper_suite_runs_with_the_system_turn_and_reports_as_the_original(sui
     ]
     cells = {(r["frame_count"], r["depth"]) for r in results}
     assert len(results) == 5 * len(cells) and "**V-RULER** | **-**" in (tmp_path / "report" / "report.md").read_text()
+
+
+STACK = {"multimodal-stack@paper": {"frame_counts": [1200, 1600], "samples_per_cell": 2, "visual_tokens": 256,
+                                    "min_pixels": 4 * 28 * 28}}  # fmt: skip
+VIDEO = HaystackConfig(frames=40, height=32, width=64, fps=1.0)
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    out = tmp_path_factory.mktemp("stack-suite")
+    generate_suite(_config(STACK, haystack=VIDEO), out, progress=False)
+    return out, read_manifest(out / "manifest.jsonl")
+
+
+def test_the_stack_sweeps_its_own_contexts_and_reads_the_video_as_qwen_vl_utils(stack):
+    out, samples = stack
+    assert [(s.context["count"], s.depth) for s in samples] == [
+        (c, d) for c in (1200, 1600) for d in paper.STACK_DEPTHS for _ in range(2)
+    ]  # the task's own sweep: contexts x the original's depths, not the suite's slots and depths
+    s = samples[0]
+    frames = paper.stack_frames(40, 1.0)
+    assert s.haystack_frames == tuple(frames) and s.frame_count == len(frames) + 2
+    middle = len(frames) // 2  # offline: the drawn needle fills the middle slot
+    assert [i.position for i in s.inserts] == [middle, middle + 1]
+    size = paper.stack_size(32, 64, len(frames) + 2, 4 * 28 * 28, 256)
+    assert tuple(s.context["size"]) == size and materialize(s, out).shape == (len(frames) + 2, *size, 3)
+    assert s.scoring == "letter" and s.context["generate"] == 3 and s.answer[:4] in {f"({c}) " for c in "ABCD"}
+    assert s.question.startswith("Question: ") and "\nOptions:\n(A) " in s.question
+
+
+def test_the_stack_alone_needs_a_haystack_length_and_a_count_of_questions(tmp_path):
+    with pytest.raises(ValueError, match="set haystack.frames"):
+        generate_suite(_config(STACK, haystack=HaystackConfig(fps=1.0)), tmp_path / "a", progress=False)
+    many = {"multimodal-stack@paper": {**STACK["multimodal-stack@paper"], "samples_per_cell": 6}}
+    with pytest.raises(ValueError, match="samples_per_cell to 5"):
+        generate_suite(_config(many, haystack=VIDEO), tmp_path / "b", progress=False)
+    with pytest.raises(ValueError, match="tasks.multimodal-stack@paper.depths"):
+        _config({"multimodal-stack@paper": {"depths": [1.5]}})
+
+
+def test_the_originals_question_file_loads_without_subtitle_questions(tmp_path):
+    from videorope.vruler.haystack import write_haystack
+    from videorope.vruler.tasks.paper import load_questions
+
+    (tmp_path / "videos").mkdir()
+    write_haystack(tmp_path / "videos" / "v1.mp4", 30, 32, 64, 10.0, seed=1, progress=False)
+    items = [{"video_path": "v1.mp4", "question": "What is shown?", "candidates": ["a hill", "a lake"],
+              "correct_choice": 1, "question_category": "S2A"},
+             {"video_path": "v1.mp4", "question": "What do the subtitles say?", "candidates": ["x", "y"],
+              "correct_choice": 0}]  # fmt: skip
+    (tmp_path / "stack.json").write_text(json.dumps(items))
+    questions = load_questions(tmp_path / "stack.json")
+    assert [(q.prompt, q.answer) for q in questions] == [
+        ("Question: What is shown?\nOptions:\n(A) a hill\n(B) a lake", "(B) a lake")
+    ]
+    assert len(load_questions(tmp_path / "stack.json", clean_subtitles=False)) == 2
+    tasks = {"multimodal-stack@paper": {**STACK["multimodal-stack@paper"], "samples_per_cell": 1,
+                                        "questions": str(tmp_path / "stack.json")}}  # fmt: skip
+    generate_suite(_config(tasks, haystack=VIDEO), tmp_path / "suite", progress=False)
+    s = read_manifest(tmp_path / "suite" / "manifest.jsonl")[0]
+    assert s.haystack == str((tmp_path / "videos" / "v1.mp4").resolve()) and not s.inserts
+    assert s.haystack_frames == tuple(paper.stack_frames(30, 10.0))  # 3 s at 2 fps: the 4-frame minimum
+    items[0]["video_path"] = "gone.mp4"
+    (tmp_path / "stack.json").write_text(json.dumps(items))
+    with pytest.raises(FileNotFoundError, match="gone.mp4"):
+        load_questions(tmp_path / "stack.json")
+
+
+def test_the_stack_runs_inside_its_filler_and_grades_the_letter_of_a_short_reply(stack, tmp_path):
+    out, samples = stack
+    _, processor = load_model("tiny:qwen2_vl")
+    tokenizer = processor.tokenizer
+    for s in samples[:6]:  # depths 0..1 at the first context
+        before, after = paper.noise_repeats(1200, len(tokenizer.encode(paper.STACK_NOISE)), s.depth, 256)
+        chat = processor.apply_chat_template(_messages(s, tokenizer), tokenize=False)
+        video = "<|vision_start|><|video_pad|><|vision_end|>"
+        user = f"<|im_start|>user\n{paper.STACK_NOISE * before}{video}{paper.STACK_NOISE * after}{s.question}<|im_end|>"
+        assert chat.startswith(f"<|im_start|>system\n{paper.SYSTEM_PROMPT}<|im_end|>") and user in chat
+    config = EvalConfig(str(out), "tiny:qwen2_vl", str(tmp_path / "run"), batch_size=4)
+    results = read_results(evaluate(config, progress=False))
+    assert {r["frame_count"] for r in results} == {1200, 1600}
+    for r, s in zip(results, samples, strict=True):
+        assert r["correct"] == (paper.answer_letter(r["prediction"]) == s.answer[1])
+    half = len(results) // 2  # the same depths and questions at 1200, then at 1600 tokens
+    grown = [b["tokens"] - a["tokens"] for a, b in zip(results[:half], results[half:], strict=True)]
+    per = len(tokenizer.encode(paper.STACK_NOISE))
+    assert all(abs(g - 400) <= 2 * per for g in grown)  # 400 more context tokens are filler (to a sentence per side)
+
+
+def test_the_paper_config_sweeps_the_published_grid():
+    from videorope.config import load
+
+    config = load(SuiteConfig, Path(__file__).parents[2] / "configs" / "vruler" / "paper.yaml", [])
+    cells = config.cells()
+    count = {t: sum(c.task == t for c in cells) for t in config.tasks}
+    assert count == {"v-niah@paper": 15 * 6 * 5, "v-niah-d@paper": 15 * 6 * 5, "counting@paper": 15 * 5,
+                     "multi-key-multi-value@paper": 15 * 5 * 5, "ordering@paper": 15 * 5,
+                     "multimodal-stack@paper": 10 * 6 * 5}  # fmt: skip
+    assert sorted({c.frame_count for c in cells if c.task == "multimodal-stack@paper"}) == list(paper.STACK_CONTEXTS)

@@ -151,6 +151,12 @@ def test_spread_and_window_positions():
         ("A", "list-ordered", "12, 47", ("12, 47", "47, 12"), True),
         ("12 47", "list-ordered", "12, 47", None, True),
         ("7.", "exact", "7", None, True),
+        ("(B) a lamp", "letter", "(B) a lamp", None, True),
+        (" The answer is C.", "letter", "(C) red", None, True),
+        ("The answer", "letter", "(A) red", None, False),
+        ("Best answer: C", "letter", "(B) red", None, True),  # as released: "Best" gives the B
+        ("Best answer: C", "letter-fixed", "(C) red", None, True),
+        ("Best answer: C", "letter-fixed", "(B) red", None, False),
     ],
 )
 def test_grade_dispatches_on_scoring(prediction, scoring, answer, options, ok):

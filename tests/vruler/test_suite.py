@@ -113,7 +113,17 @@ def test_bad_configs_fail_before_any_work(tmp_path):
         dataclasses.replace(TINY, tasks={"v-niah-d": {"distanse": 3}})
     with pytest.raises(ValueError, match="depths must be fractions"):
         dataclasses.replace(TINY, depths=(1.5,))
+    with pytest.raises(ValueError, match="tasks.v-niah.frame_counts must be positive integers"):
+        dataclasses.replace(TINY, tasks={"v-niah": {"frame_counts": [0]}})
     assert not any(tmp_path.iterdir())
+
+
+def test_a_task_can_sweep_apart_from_the_suite():
+    config = dataclasses.replace(TINY, tasks={"v-niah": {"frame_counts": [5], "samples_per_cell": 2}, "counting": {}})
+    cells = config.cells()
+    assert {(c.frame_count, c.index) for c in cells if c.task == "v-niah"} == {(5, 0), (5, 1)}
+    assert {c.frame_count for c in cells if c.task == "counting"} == set(TINY.frame_counts)
+    assert config.options("v-niah") == TASKS.resolve("v-niah", {})
 
 
 def test_user_video_too_short(tmp_path):

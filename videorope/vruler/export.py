@@ -4,8 +4,11 @@
 - :func:`export_lmms_eval`: an lmms-eval task folder (``<name>.yaml``, ``utils.py`` and the
   samples as ``manifest.jsonl``) whose ``doc_to_visual`` materialises each sample to an mp4
   (cached in the suite folder) and whose ``process_results`` grades with
-  :func:`videorope.vruler.scoring.grade`. ``multimodal-stack`` is left out: its filler text
-  is sized with the model's tokenizer, which lmms-eval hooks do not see.
+  :func:`videorope.vruler.scoring.grade`. Samples keep their context, so an ``@paper``
+  sample is the same frames (needles filling two-frame slots) and is reported at the same
+  count (slots) as in ``vruler eval``; its system turn is the one Qwen-VL chat templates add
+  by default. The multimodal stacks are left out: their filler text is sized with the
+  model's tokenizer, which lmms-eval hooks do not see.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from videorope.io import atomic_path
-from videorope.vruler.manifest import read_manifest, write_manifest
+from videorope.vruler.manifest import read_manifest
 
 __all__ = ["export_lmms_eval", "to_dataset"]
 
@@ -60,6 +63,7 @@ metric_list:
 _UTILS = '''\
 """lmms-eval hooks for a V-RULER suite (written by videorope; needs `pip install videorope[video]`)."""
 
+import json
 from pathlib import Path
 
 from videorope.vruler.haystack import write_video
@@ -73,7 +77,7 @@ CACHE = SUITE / "lmms_eval_videos"
 
 
 def _sample(doc):
-    return Sample.from_dict({{**doc, "context": {{}}}})
+    return Sample.from_dict({{**doc, "context": json.loads(doc["context"])}})
 
 
 def doc_to_visual(doc):
@@ -91,7 +95,8 @@ def doc_to_text(doc, lmms_eval_specific_kwargs=None):
 
 def process_results(doc, results):
     correct = grade(results[0], doc["scoring"], doc["answer"], doc["options"] or None)
-    record = {{"task": doc["task"], "frame_count": doc["frame_count"], "depth": doc["depth"], "correct": correct}}
+    count = json.loads(doc["context"]).get("count", doc["frame_count"])  # slots for the @paper presets
+    record = {{"task": doc["task"], "frame_count": count, "depth": doc["depth"], "correct": correct}}
     return {{"vruler_accuracy": record}}
 
 
@@ -104,9 +109,11 @@ def vruler_score(records):
 def export_lmms_eval(suite_dir: str | Path, out_dir: str | Path, name: str = "vruler") -> Path:
     """Write ``out_dir/<name>.yaml`` and ``out_dir/utils.py`` for lmms-eval; returns the YAML path."""
     suite = Path(suite_dir).resolve()
-    samples = [s for s in read_manifest(suite / "manifest.jsonl") if s.task != "multimodal-stack"]
+    samples = [s for s in read_manifest(suite / "manifest.jsonl") if not {"text_tokens", "stack"} & set(s.context)]
     out = Path(out_dir).resolve()
-    manifest = write_manifest(out / "manifest.jsonl", samples)
+    manifest = out / "manifest.jsonl"
+    with atomic_path(manifest) as tmp:  # one row per sample, its context as a JSON string (as to_dataset)
+        tmp.write_text("".join(json.dumps(_row(s), sort_keys=True) + "\n" for s in samples), encoding="utf-8")
     yaml_path = out / f"{name}.yaml"
     with atomic_path(yaml_path) as tmp:
         tmp.write_text(_YAML.format(name=name, suite=suite, manifest=manifest))

@@ -20,8 +20,10 @@ from videorope.io import atomic_path
 __all__ = ["FORMAT_VERSION", "SCORINGS", "Insert", "Sample", "read_manifest", "write_manifest"]
 
 FORMAT_VERSION = 1
-SCORINGS = ("exact", "choice", "list", "list-ordered")
-"""How a sample is scored: one answer string, multiple choice, a list as a set, an ordered list."""
+SCORINGS = ("exact", "choice", "list", "list-ordered", "letter", "letter-fixed")
+"""How a sample is scored: one answer string, multiple choice, a list as a set, an ordered
+list, or the first option letter of a reply as the original lengthy multimodal stack grades it
+(``letter``; ``letter-fixed`` with its prefix list as meant, see ``paper.PREFIXES``)."""
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,10 @@ class Insert:
 class Sample:
     """One V-RULER question over ``frame_count`` frames.
 
-    The frames are ``haystack_range`` = (start, stop, step) of the haystack file, in order,
-    with ``inserts`` placed at their positions: ``frame_count = len(range) + len(inserts)``.
-    ``context`` holds task extras (the filler text of ``multimodal-stack``).
+    The frames are ``haystack_range`` = (start, stop, step) of the haystack file (or the
+    explicit ``haystack_frames`` indices where a task reads a video as qwen-vl-utils does), in
+    order, with ``inserts`` placed at their positions: ``frame_count = haystack frames +
+    len(inserts)``. ``context`` holds task extras (the filler text of ``multimodal-stack``).
     """
 
     id: str
@@ -56,11 +59,12 @@ class Sample:
     options: tuple[str, ...] | None = None
     context: dict[str, Any] = field(default_factory=dict)
     format: int = FORMAT_VERSION
+    haystack_frames: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if self.scoring not in SCORINGS:
             raise ValueError(f"sample {self.id}: scoring {self.scoring!r} is not one of {', '.join(SCORINGS)}")
-        n = len(range(*self.haystack_range)) + len(self.inserts)
+        n = len(self.haystack_indices) + len(self.inserts)
         if n != self.frame_count:
             raise ValueError(
                 f"sample {self.id}: {n} frames (haystack range + inserts) but frame_count={self.frame_count}"
@@ -70,6 +74,11 @@ class Sample:
             raise ValueError(f"sample {self.id}: insert positions {positions} must be distinct and inside the frames")
         if self.scoring == "choice" and (not self.options or self.answer not in self.options):
             raise ValueError(f"sample {self.id}: a multiple-choice answer must be one of its options")
+
+    @property
+    def haystack_indices(self) -> tuple[int, ...] | range:
+        """The haystack frames read, in order."""
+        return self.haystack_frames if self.haystack_frames is not None else range(*self.haystack_range)
 
     @property
     def needle_frames(self) -> list[int]:
@@ -82,13 +91,15 @@ class Sample:
     def frame_plan(self) -> list[tuple[str, int | str]]:
         """Per final frame: ``("haystack", index)`` or ``("image", path)``, in order."""
         inserted = {i.position: i.image for i in self.inserts}
-        haystack = iter(range(*self.haystack_range))
+        haystack = iter(self.haystack_indices)
         return [
             ("image", inserted[p]) if p in inserted else ("haystack", next(haystack)) for p in range(self.frame_count)
         ]
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        if self.haystack_frames is None:  # absent, so manifests without it read as before
+            del d["haystack_frames"]
         d["needle_frames"], d["distractor_frames"] = self.needle_frames, self.distractor_frames
         return d
 
@@ -98,6 +109,8 @@ class Sample:
         d["haystack_range"] = tuple(d["haystack_range"])
         d["inserts"] = tuple(Insert(**i) for i in d.get("inserts", ()))
         d["options"] = tuple(d["options"]) if d.get("options") is not None else None
+        if d.get("haystack_frames") is not None:
+            d["haystack_frames"] = tuple(d["haystack_frames"])
         return cls(**d)
 
 

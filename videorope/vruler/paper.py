@@ -39,6 +39,8 @@ __all__ = [
     "SLOT_FRAMES",
     "STACK_CONTEXTS",
     "STACK_DEPTHS",
+    "STACK_FPS",
+    "STACK_MIN_PIXELS",
     "STACK_NOISE",
     "STACK_VISUAL_TOKENS",
     "SYSTEM_PROMPT",
@@ -53,7 +55,10 @@ __all__ = [
     "place",
     "slot_counts",
     "slot_frames",
+    "smart_resize",
     "spread_slots",
+    "stack_frames",
+    "stack_size",
     "window_slots",
 ]
 
@@ -156,6 +161,11 @@ STACK_VISUAL_TOKENS = 32_768
 gets ``context - 32768`` tokens."""
 STACK_DEPTHS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
 STACK_NOISE = "This is noise text, please ignore it."
+STACK_MIN_PIXELS = 144 * 28 * 28
+"""Lengthy multimodal stack: the script's ``--min_pixels`` (``MIN_PIXELS_FACTOR=144``)."""
+STACK_FPS = 2.0
+"""Lengthy multimodal stack: qwen-vl-utils' default sampling rate (frames per second of video)."""
+_VIDEO_MAX_PIXELS, _MAX_FRAMES, _MIN_FRAMES = 768 * 28 * 28, 768, 4  # qwen-vl-utils 0.0.11
 PREFIXES = {
     # as released: two missing commas join four prefixes into two, so "Best answer:" and
     # "Best option:" stay and their B is read as the answer
@@ -214,3 +224,44 @@ def lettered(question: str, options: tuple[str, ...] | list[str], answer: str) -
         raise ValueError(f"answer {answer!r} must be one of at most 26 options {list(options)}")
     lines = [f"{chr(65 + i)}. {o}" for i, o in enumerate(options)]
     return "\n" + "\n".join([question, *lines, LETTER_INSTRUCTION]), chr(65 + list(options).index(answer))
+
+
+def stack_frames(total_frames: int, video_fps: float, fps: float = STACK_FPS) -> list[int]:
+    """The frames the lengthy multimodal stack reads from a video of ``total_frames`` at
+    ``video_fps``, as qwen-vl-utils 0.0.11 picks them (``fetch_video`` without ``nframes``):
+    ``fps`` frames per second of video, at least 4 and at most ``min(768, total_frames)``,
+    floored to an even count, at ``torch.linspace(0, total_frames - 1, n).round()``."""
+    import torch
+
+    if total_frames < SLOT_FRAMES or video_fps <= 0:
+        raise ValueError(f"need a video of >= 2 frames and fps > 0, got {total_frames} frames at {video_fps} fps")
+    most = math.floor(min(_MAX_FRAMES, total_frames) / SLOT_FRAMES) * SLOT_FRAMES
+    n = min(max(total_frames / video_fps * fps, _MIN_FRAMES), most, total_frames)
+    n = math.floor(n / SLOT_FRAMES) * SLOT_FRAMES
+    return torch.linspace(0, total_frames - 1, n).round().long().tolist()
+
+
+def smart_resize(height: int, width: int, min_pixels: float, max_pixels: float, factor: int = 28) -> tuple[int, int]:
+    """Qwen-VL's frame size: both sides multiples of ``factor``, the area within
+    [``min_pixels``, ``max_pixels``], the aspect ratio kept as closely as that allows."""
+    if max(height, width) / min(height, width) > 200:
+        raise ValueError(f"a {height}x{width} video is too elongated for Qwen-VL (aspect ratio over 200)")
+    h = max(factor, round(height / factor) * factor)
+    w = max(factor, round(width / factor) * factor)
+    if h * w > max_pixels:
+        beta = math.sqrt(height * width / max_pixels)
+        h, w = math.floor(height / beta / factor) * factor, math.floor(width / beta / factor) * factor
+    elif h * w < min_pixels:
+        beta = math.sqrt(min_pixels / (height * width))
+        h, w = math.ceil(height * beta / factor) * factor, math.ceil(width * beta / factor) * factor
+    return h, w
+
+
+def stack_size(height: int, width: int, nframes: int, min_pixels: float = STACK_MIN_PIXELS,
+               visual_tokens: int = STACK_VISUAL_TOKENS, factor: int = 28) -> tuple[int, int]:  # fmt: skip
+    """The size qwen-vl-utils 0.0.11 resizes ``nframes`` frames of ``height`` x ``width`` to
+    under ``total_pixels = visual_tokens * 28 * 28``: at most ``total_pixels / nframes * 2``
+    (and 768 * 28 * 28) pixels a frame, but never under ``1.05 * min_pixels``, so long videos
+    exceed the visual budget (768 frames of a 720p video: 384 slots of 252x448, 55,296 tokens)."""
+    most = max(min(_VIDEO_MAX_PIXELS, visual_tokens * 28 * 28 / nframes * SLOT_FRAMES), int(min_pixels * 1.05))
+    return smart_resize(height, width, min_pixels, most, factor)

@@ -7,8 +7,10 @@ crashed run resumes where it stopped; with ``accelerate launch`` each process ta
 ``world_size``-th sample and rank 0 merges the shards into ``results.jsonl`` once at the end.
 
 Scoring (REFERENCE section 8): teacher-forced exact match of the answer tokens, and, in
-``generate`` mode, the generated text graded by the sample's scoring kind. A result's
-``frame_count`` is the sweep's count: frames, or haystack slots for the ``@paper`` tasks.
+``generate`` mode (or for a sample whose context asks it, ``generate``: its reply length,
+as ``multimodal-stack@paper``), the greedy reply graded by the sample's scoring kind. A
+result's ``frame_count`` is the sweep's count (``context["count"]`` where a task sweeps
+something else than frames: haystack slots, or total context tokens for the stack).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ import videorope
 from videorope.inputs import answer_ids, answer_labels, encode
 from videorope.io import read_records, same_run, write_json, write_records
 from videorope.models import load_model
+from videorope.vruler import paper
 from videorope.vruler.manifest import Sample, read_manifest
 from videorope.vruler.materialize import materialize
 from videorope.vruler.prompts import question_text
@@ -77,13 +80,24 @@ def _filler(tokenizer: Any, n_tokens: int) -> str:
     return tokenizer.decode(ids[:n_tokens])
 
 
+def _stack(stack: dict[str, Any], tokenizer: Any, question: str) -> list[dict[str, Any]]:
+    """The released lengthy multimodal stack's user turn: the noise sentence repeated before
+    and after the video (none where a side gets 0), then the question, as separate parts."""
+    per = len(tokenizer.encode(paper.STACK_NOISE))  # as the original counts it
+    before, after = paper.noise_repeats(stack["context"], per, stack["depth"], stack["visual_tokens"])
+    noise = [[{"type": "text", "text": paper.STACK_NOISE * n}] if n else [] for n in (before, after)]
+    return [*noise[0], {"type": "video"}, *noise[1], {"type": "text", "text": question}]
+
+
 def _messages(sample: Sample, tokenizer: Any, options: bool = True) -> list[dict[str, Any]]:
     """The chat: the sample's system turn if it has one, then the user turn: the video (inside
     filler text for multimodal-stack) and the question."""
     question = question_text(sample, options)
     content: list[dict[str, Any]] = [{"type": "video"}, {"type": "text", "text": question}]
     budget = sample.context.get("text_tokens")
-    if budget:
+    if "stack" in sample.context:
+        content = _stack(sample.context["stack"], tokenizer, question)
+    elif budget:
         before = round(budget * sample.context.get("video_depth", 0.5))
         content = [
             {"type": "text", "text": _filler(tokenizer, before)},
@@ -119,17 +133,18 @@ def _score_batch(model, processor, samples: Sequence[Sample], suite: Path, confi
         mask[i, width - len(ids) :] = True
     exact = teacher_forced_exact(logits, target, mask).tolist()
     results = [
-        {"id": s.id, "task": s.task, "frame_count": s.context.get("slots", s.frame_count), "depth": s.depth,
+        {"id": s.id, "task": s.task, "frame_count": s.context.get("count", s.frame_count), "depth": s.depth,
          "tokens": int(n), "teacher_forced": bool(e), "correct": bool(e)}
         for s, e, n in zip(samples, exact, inputs["attention_mask"].sum(-1).tolist(), strict=True)
     ]  # fmt: skip
-    if config.mode == "generate":
+    replies = [s.context.get("generate", config.max_new_tokens if config.mode == "generate" else 0) for s in samples]
+    if any(replies):
         prompt = _batch_inputs(samples, videos, processor, config, answers=False).to(device)
-        out = model.generate(**prompt, max_new_tokens=config.max_new_tokens, do_sample=False)
-        texts = processor.batch_decode(out[:, prompt["input_ids"].shape[1] :], skip_special_tokens=True)
-        for r, s, text in zip(results, samples, texts, strict=True):
-            r["prediction"] = text
-            r["correct"] = grade(text, s.scoring, s.answer, s.options)
+        out = model.generate(**prompt, max_new_tokens=max(replies), do_sample=False)[:, prompt["input_ids"].shape[1] :]
+        for r, s, row, n in zip(results, samples, out, replies, strict=True):
+            if n:  # each reply cut at its own length: greedy, so the same as generating n tokens
+                r["prediction"] = processor.tokenizer.decode(row[:n], skip_special_tokens=True)
+                r["correct"] = grade(r["prediction"], s.scoring, s.answer, s.options)
     return results
 
 
@@ -151,8 +166,10 @@ def _check_budget(model, processor, samples: Sequence[Sample], suite: Path, conf
     """Before running: the longest sample of each task must fit ``max_tokens`` and memory."""
     longest = {}
     for s in samples:
-        if s.frame_count + s.context.get("text_tokens", 0) > longest.get(s.task, (0, None))[0]:
-            longest[s.task] = (s.frame_count + s.context.get("text_tokens", 0), s)
+        stack = s.context.get("stack")
+        size = stack["context"] if stack else s.frame_count + s.context.get("text_tokens", 0)
+        if size > longest.get(s.task, (0, None))[0]:
+            longest[s.task] = (size, s)
     device = next(model.parameters()).device
     for _, sample in longest.values():
         video = materialize(sample, suite)

@@ -13,10 +13,12 @@ from __future__ import annotations
 import re
 import string
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
+
+from videorope.vruler.paper import answer_letter
 
 __all__ = [
     "Aggregate",
@@ -106,21 +108,35 @@ def choice_match(prediction: str, options: Sequence[str], answer: str) -> bool:
     return named == [answer]
 
 
+def _letter(prefixes: str) -> Callable[[str, str, Sequence[str] | None], bool]:
+    def match(prediction: str, answer: str, options: Sequence[str] | None) -> bool:
+        return answer_letter(prediction, prefixes) == answer_letter(answer, prefixes)
+
+    return match
+
+
+_GRADERS: dict[str, Callable[[str, str, Sequence[str] | None], bool]] = {
+    "choice": lambda p, a, o: choice_match(p, o or (a,), a),
+    "exact": lambda p, a, o: generated_match(p, a),
+    "list": lambda p, a, o: list_match(p, a.split(", "), ordered=False),
+    "list-ordered": lambda p, a, o: list_match(p, a.split(", "), ordered=True),
+    "letter": _letter("original"),
+    "letter-fixed": _letter("fixed"),
+}
+
+
 def grade(prediction: str, scoring: str, answer: str, options: Sequence[str] | None = None) -> bool:
     """Grade a generated answer by the sample's ``scoring`` (see ``manifest.SCORINGS``).
 
     A multiple-choice letter is accepted whenever the sample has options; list answers are
-    the items of ``answer`` separated by ", ".
+    the items of ``answer`` separated by ", "; ``letter`` compares the option letters that
+    :func:`videorope.vruler.paper.answer_letter` reads from the reply and from the answer.
     """
+    if scoring not in _GRADERS:
+        raise ValueError(f"unknown scoring {scoring!r}")
     if options and _LETTER.match(prediction.strip()):
         return choice_match(prediction, options, answer)
-    if scoring == "choice":
-        return choice_match(prediction, options or (answer,), answer)
-    if scoring == "exact":
-        return generated_match(prediction, answer)
-    if scoring in ("list", "list-ordered"):
-        return list_match(prediction, answer.split(", "), ordered=scoring == "list-ordered")
-    raise ValueError(f"unknown scoring {scoring!r}")
+    return _GRADERS[scoring](prediction, answer, options)
 
 
 @dataclass(frozen=True)

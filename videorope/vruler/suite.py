@@ -35,6 +35,24 @@ _SHORT = {"v-niah-d": {"distance": 4}}
 distractor distance never fits in 16-64 frames, which would silently drop every distractor."""
 
 MANIFEST = "manifest.jsonl"
+SWEEP = ("frame_counts", "depths", "samples_per_cell")
+"""Keys a task's options may hold to sweep that task apart from the suite (a task may also
+register its own, e.g. the lengthy multimodal stack's contexts and depths)."""
+
+
+def _split(options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A task's options as (sweep overrides, the task's own options)."""
+    options = options or {}
+    return {k: v for k, v in options.items() if k in SWEEP}, {k: v for k, v in options.items() if k not in SWEEP}
+
+
+def _check_sweep(where: str, counts: Any, depths: Any, samples: Any) -> None:
+    if not counts or not all(isinstance(c, int) and c >= 1 for c in counts):
+        raise ValueError(f"{where}frame_counts must be positive integers, got {counts}")
+    if not depths or not all(isinstance(d, (int, float)) and 0 <= d <= 1 for d in depths):
+        raise ValueError(f"{where}depths must be fractions in [0, 1], got {depths}")
+    if not isinstance(samples, int) or samples < 1:
+        raise ValueError(f"{where}samples_per_cell must be >= 1, got {samples}")
 
 
 @dataclass(frozen=True)
@@ -75,24 +93,31 @@ class SuiteConfig:
     )
 
     def __post_init__(self) -> None:
-        if not self.frame_counts or min(self.frame_counts) < 1:
-            raise ValueError(f"frame_counts must be positive integers, got {self.frame_counts}")
-        if not self.depths or not all(0 <= d <= 1 for d in self.depths):
-            raise ValueError(f"depths must be fractions in [0, 1], got {self.depths}")
-        if self.samples_per_cell < 1:
-            raise ValueError(f"samples_per_cell must be >= 1, got {self.samples_per_cell}")
+        _check_sweep("", self.frame_counts, self.depths, self.samples_per_cell)
         for name, options in self.tasks.items():
-            TASKS.resolve(name, options or {})  # unknown task or option: fail before any work
+            TASKS.resolve(name, _split(options)[1])  # unknown task or option: fail before any work
+            _check_sweep(f"tasks.{name}.", *self.sweep(name).values())
+
+    def sweep(self, task: str) -> dict[str, Any]:
+        """``task``'s frame counts, depths and samples per cell: the suite's, under the task's
+        registered sweep, under the task's options."""
+        own = {"frame_counts": self.frame_counts, "depths": self.depths, "samples_per_cell": self.samples_per_cell}
+        return {**own, **TASKS[task].meta.get("sweep", {}), **_split(self.tasks[task])[0]}
+
+    def options(self, task: str) -> dict[str, Any]:
+        """``task``'s own options, resolved over its defaults (the sweep keys taken out)."""
+        return TASKS.resolve(task, _split(self.tasks[task])[1])
 
     def cells(self) -> list[Cell]:
         """Every (task, frame count, depth, index) of the sweep, in a fixed order."""
         out = []
         for task in self.tasks:
-            meta = TASKS[task].meta
-            depths = [d for d in self.depths if d < 1 or not meta.get("window")] if meta["uses_depth"] else (0.0,)
-            for frames in self.frame_counts:
+            meta, sweep = TASKS[task].meta, self.sweep(task)
+            depths = sweep["depths"]
+            depths = [d for d in depths if d < 1 or not meta.get("window")] if meta["uses_depth"] else (0.0,)
+            for frames in sweep["frame_counts"]:
                 for depth in depths:
-                    for index in range(self.samples_per_cell):
+                    for index in range(sweep["samples_per_cell"]):
                         out.append(Cell(task, frames, depth, index, sample_seed(self.seed, task, frames, depth, index)))
         return out
 
@@ -107,7 +132,11 @@ def _haystacks(config: SuiteConfig, out: Path, progress: bool) -> list[VideoInfo
     h = config.haystack
     if h.videos is not None:
         return [probe(p) for p in find_videos(h.videos)]
-    frames = h.frames or max(config.frame_counts) * max(TASKS[t].meta.get("frames_per_count", 1) for t in config.tasks)
+    frames = h.frames or max(
+        max(config.sweep(t)["frame_counts"]) * TASKS[t].meta.get("frames_per_count", 1) for t in config.tasks
+    )
+    if not frames:
+        raise ValueError("no task of this suite sizes the haystack from its counts; set haystack.frames")
     infos = []
     for i in range(h.count):
         name = "haystack/haystack.mp4" if h.count == 1 else f"haystack/haystack-{i:03d}.mp4"
@@ -146,7 +175,7 @@ def generate_suite(config: SuiteConfig, out: str | Path, progress: bool = True) 
     material = Material(_haystacks(config, out, progress), _user_needles(config, out), seed=config.seed)
     samples: list[Sample] = []
     for cell in tqdm(config.cells(), desc="samples", disable=not progress):
-        samples.append(TASKS[cell.task].fn(cell, material, **TASKS.resolve(cell.task, config.tasks[cell.task] or {})))
+        samples.append(TASKS[cell.task].fn(cell, material, **config.options(cell.task)))
     needles = sorted(material.needles.values(), key=lambda n: n.image)
     write_needle_images(out, needles, size=min(config.haystack.height, config.haystack.width))
     for name, source in sorted(material.files.items()):

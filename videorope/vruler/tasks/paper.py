@@ -16,6 +16,13 @@ original consumes Python's ``random``.
 Needle sets come from the original's files (``needles: path/to/dataset.json``, images beside
 it in ``images/`` or in ``images:``) or, offline, are drawn (videorope's coloured objects,
 asked as lettered questions).
+
+``multimodal-stack@paper`` sweeps its own counts, total contexts in tokens (224K..296K by 8K),
+at depths 0..1 by 0.2: each sample is a question about a whole video (the original's
+LongVideoBench-style file, ``questions:``, videos in ``videos:`` or ``videos/`` beside it;
+offline, the first haystack with a drawn needle slot in its middle) read as qwen-vl-utils
+reads it (:func:`paper.stack_frames`, :func:`paper.stack_size`), inside filler text that the
+runner sizes with the model's tokenizer, graded on the option letter of a 3-token greedy reply.
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from videorope.vruler import paper
+from videorope.vruler.haystack import VideoInfo, probe
 from videorope.vruler.manifest import Insert, Sample
 from videorope.vruler.needles import (
     NeedleSpec,
@@ -38,7 +46,7 @@ from videorope.vruler.needles import (
 )
 from videorope.vruler.tasks.base import TASKS, Cell, Material
 
-__all__ = ["SETS", "NeedleSet", "drawn_sets", "find_image", "load_sets"]
+__all__ = ["SETS", "NeedleSet", "StackQuestion", "drawn_sets", "find_image", "load_questions", "load_sets"]
 
 SETS = {"v-niah": (1,) * 5, "v-niah-d": (1,) * 5, "counting": (0, 1, 1, 2, 2), "ordering": (2, 3, 2, 4, 4),
         "multi-key-multi-value": (3, 3, 3, 3, 4)}  # fmt: skip
@@ -154,7 +162,7 @@ def _sample(cell: Cell, material: Material, chosen: NeedleSet, slots: list[tuple
     return Sample(id=cell.id, task=cell.task, question=chosen.prompt, answer=chosen.answer, scoring="exact",
                   frame_count=paper.SLOT_FRAMES * total, depth=cell.depth, seed=cell.seed, haystack=haystack,
                   haystack_range=frames, inserts=inserts,
-                  context={"slots": cell.frame_count, "system": paper.SYSTEM_PROMPT,
+                  context={"count": cell.frame_count, "system": paper.SYSTEM_PROMPT,
                            "resize": "stretch" if files else "fit"})  # fmt: skip
 
 
@@ -224,3 +232,104 @@ def multi_value_paper(cell: Cell, material: Material, *, needles: str | None, im
     rng = material.stream(cell.task, paper.SEED)
     return _needles_at(cell, material, chosen, paper.window_slots(cell.frame_count, cell.depth, len(chosen.images),
                                                                   rng, window))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class StackQuestion:
+    """A lengthy-multimodal-stack question: the video (a path, or ``None`` for the suite's first
+    haystack), the prompt (:func:`paper.option_question`), the answer ``"(<letter>) <text>"``
+    and, offline, the needle shown in the video's middle slot."""
+
+    video: str | None
+    prompt: str
+    answer: str
+    needle: NeedleSpec | None = None
+
+
+def load_questions(
+    path: str | Path, videos: str | Path | None = None, clean_subtitles: bool = True
+) -> list[StackQuestion]:
+    """The questions of an original lengthy-multimodal-stack file (LongVideoBench style:
+    ``video_path``, ``question``, ``candidates``, ``correct_choice``), in file order, without
+    those that mention subtitles (the script's ``--clean_subtitles``) unless told; videos are
+    sought in ``videos``, else in ``videos/`` beside the file, else beside it."""  # fmt: skip
+    source = Path(path)
+    try:
+        entries = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{source}: not a readable question JSON list ({e})") from e
+    if not isinstance(entries, list):
+        raise ValueError(f"{source}: expected a JSON list of questions")
+    out = []
+    for i, entry in enumerate(entries):
+        missing = sorted({"video_path", "question", "candidates", "correct_choice"} - set(entry))
+        if missing:
+            raise ValueError(f"{source}: question {i} lacks {missing}")
+        if clean_subtitles and "subtitle" in entry["question"]:
+            continue
+        folders = [Path(videos)] if videos is not None else [source.parent / "videos", source.parent]
+        found = [f / entry["video_path"] for f in folders if (f / entry["video_path"]).is_file()]
+        if not found:
+            raise FileNotFoundError(f"{source}: video {entry['video_path']!r} of question {i} is not in "
+                                    f"{' or '.join(map(str, folders))}; set the task's videos: to the folder "
+                                    "holding the questions' videos")  # fmt: skip
+        prompt, answer = paper.option_question(entry["question"], entry["candidates"], entry["correct_choice"])
+        out.append(StackQuestion(str(found[0].resolve()), prompt, answer))
+    if not out:
+        raise ValueError(f"{source}: no question left (clean_subtitles drops those about subtitles)")
+    return out
+
+
+def drawn_questions(seed: int, n: int = 5) -> list[StackQuestion]:
+    """Offline stand-ins: a drawn needle per question, asked as the original asks LongVideoBench."""
+    out = []
+    for k in range(n):
+        needle = retrieval_needle(seed * 1000 + k)
+        options = list(needle.options)
+        prompt, answer = paper.option_question(needle.question, options, options.index(needle.answer))
+        out.append(StackQuestion(None, prompt, answer, needle))
+    return out
+
+
+def _video(material: Material, question: StackQuestion) -> VideoInfo:
+    if question.video is None:
+        return material.haystacks[0]
+    return material.cache.setdefault(("video", question.video), probe(question.video))
+
+
+@TASKS.register("multimodal-stack@paper", summary="lengthy multimodal stack as released: a video inside filler text, "
+                "contexts 224K..296K, the letter of a greedy reply", paper=_META["paper"], uses_depth=True,
+                frames_per_count=0, sweep={"frame_counts": paper.STACK_CONTEXTS, "depths": paper.STACK_DEPTHS},
+                options={"questions": None, "videos": None, "clean_subtitles": True,
+                         "visual_tokens": paper.STACK_VISUAL_TOKENS, "min_pixels": paper.STACK_MIN_PIXELS,
+                         "max_new_tokens": 3, "prefixes": "original"})  # fmt: skip
+def stack_paper(cell: Cell, material: Material, *, questions: str | None, videos: str | None, clean_subtitles: bool,
+                visual_tokens: int, min_pixels: int, max_new_tokens: int, prefixes: str) -> Sample:  # fmt: skip
+    """``frame_count`` is the total context in tokens; ``prefixes``: ``original`` grades as
+    released, ``fixed`` with the prefix list it meant (:data:`paper.PREFIXES`)."""
+    if prefixes not in paper.PREFIXES:
+        raise ValueError(f"{cell.task}: prefixes must be one of {', '.join(paper.PREFIXES)}, got {prefixes!r}")
+    key = ("stack", questions, videos, clean_subtitles)
+    if key not in material.cache:
+        pool = load_questions(questions, videos, clean_subtitles) if questions else drawn_questions(material.seed)
+        material.cache[key] = pool
+    pool = material.cache[key]
+    if cell.index >= len(pool):
+        raise ValueError(f"{cell.task}: samples_per_cell={cell.index + 1} but there are {len(pool)} questions; "
+                         f"set tasks.{cell.task}.samples_per_cell to {len(pool)} (a cell averages all)")  # fmt: skip
+    question = pool[cell.index]
+    video = _video(material, question)
+    frames = paper.stack_frames(video.num_frames, video.fps)
+    inserts = ()
+    if question.needle is not None:  # offline: the needle fills the middle slot
+        middle = len(frames) // 2 // paper.SLOT_FRAMES
+        image = material.use(question.needle)
+        inserts = tuple(Insert(f, image, "needle") for f in paper.slot_frames(middle))
+    size = paper.stack_size(video.height, video.width, len(frames) + len(inserts), min_pixels, visual_tokens)
+    context = {"count": cell.frame_count, "system": paper.SYSTEM_PROMPT, "size": list(size), "generate": max_new_tokens,
+               "stack": {"context": cell.frame_count, "visual_tokens": visual_tokens, "depth": cell.depth}}  # fmt: skip
+    scoring = "letter" if prefixes == "original" else "letter-fixed"
+    return Sample(id=cell.id, task=cell.task, question=question.prompt, answer=question.answer, scoring=scoring,
+                  frame_count=len(frames) + len(inserts),
+                  depth=cell.depth, seed=cell.seed, haystack=video.path, haystack_range=(0, 0, 1),
+                  haystack_frames=tuple(frames), inserts=inserts, context=context)  # fmt: skip
