@@ -8,7 +8,7 @@ DFT bins over a period planned for 256 more tokens. Cases, timed in alternation:
 
 - ``fourier``: :func:`videorope.kernels.fourier_decode.fourier_decode` (the query projection
   and the merge included);
-- ``reference``: :func:`videorope.cache.fourier.reference_attention` (rebuild K/V, then dense
+- ``reference``: :func:`videorope.cache.views.reference_attention` (rebuild K/V, then dense
   attention), up to ``--reference-up-to`` tokens;
 - ``sdpa``: the full cache (B, 8, L, 128) through PyTorch SDPA with GQA;
 - ``flash``: ``flash_attn_with_kvcache`` on the full cache, where flash-attn is installed.
@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from common import copy_seconds, device, median_seconds
 
-from videorope.cache.fourier import CompressedView, FourierView, reference_attention
+from videorope.cache.views import CompressedView, FourierView, reference_attention
 from videorope.io import write_json
 
 LLAMA3_8B = {"q_heads": 32, "kv_heads": 8, "head_dim": 128, "sinks": 4, "window": 1020}

@@ -29,7 +29,7 @@ from transformers.models.qwen2_vl import modeling_qwen2_vl as hf
 
 from videorope.io import write_json
 from videorope.kernels.rotary import rotary, rotary_reference
-from videorope.models import load_config
+from videorope.known_configs import load_config
 from videorope.rope import rotary_table
 from videorope.rope.scaling import RopeSpec
 

@@ -2,7 +2,7 @@
 
 One query token per sequence attends over one layer of
 :class:`~videorope.cache.FourierCache` as stored, read through a
-:class:`~videorope.cache.fourier.FourierView`: the exact prefix, the middle (exact channels
+:class:`~videorope.cache.views.FourierView`: the exact prefix, the middle (exact channels
 plus truncated-DFT bins for the rest), the exact window and the step's new tokens, laid end
 to end as one sequence that FlashDecoding-style splits share out.
 
@@ -26,7 +26,7 @@ once per middle token for all heads (it depends on neither the head nor the data
 
 A split whose keys are all masked contributes nothing, and a row with every key masked comes
 out as zeros, not NaN. :func:`fourier_decode` has the signature of
-:func:`videorope.cache.fourier.reference_attention`, its PyTorch oracle. fp32 caches use
+:func:`videorope.cache.views.reference_attention`, its PyTorch oracle. fp32 caches use
 IEEE fp32 products; fp16/bf16 caches use the tensor cores (tf32 for the basis products).
 Tests run the kernels on the CPU with ``TRITON_INTERPRET=1`` (set before import) and compile
 them for sm_90 with ptxas.
@@ -40,7 +40,7 @@ import torch
 import triton
 import triton.language as tl
 
-from videorope.cache.fourier import CompressedView, FourierView
+from videorope.cache.views import CompressedView, FourierView
 
 __all__ = ["fourier_decode"]
 

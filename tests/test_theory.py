@@ -18,7 +18,7 @@ import transformers
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from videorope.models import KNOWN_CONFIGS, load_config
+from videorope.known_configs import KNOWN_CONFIGS, load_config
 from videorope.theory import (
     PUBLISHED_MIN_BASE,
     complete_period,

@@ -1,6 +1,6 @@
 """videorope: long-context positional encoding for video and text LLMs."""
 
-from videorope.integrations import apply, from_pretrained
+from videorope.integrations import applied, apply, from_pretrained, unapply
 
 __version__ = "0.1.0"
-__all__ = ["apply", "from_pretrained"]
+__all__ = ["applied", "apply", "from_pretrained", "unapply"]

@@ -257,7 +257,7 @@ def _repeatable(p: argparse.ArgumentParser, flag: str, help: str, parse: Any = _
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from videorope.models import KNOWN_CONFIGS
+    from videorope.known_configs import KNOWN_CONFIGS
     from videorope.rope import ALLOCATIONS, LAYOUTS
 
     parser = argparse.ArgumentParser(prog="videorope", description=__doc__.split("\n")[0])
@@ -458,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except (ValueError, FileNotFoundError) as err:  # user errors; anything else is a bug: traceback
         print(f"videorope {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -14,9 +14,13 @@ from typing import Any, TypeVar
 
 import yaml
 
-__all__ = ["from_dict", "load", "parse_override"]
+__all__ = ["ConfigError", "from_dict", "load", "parse_override"]
 
 T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A config value of the wrong type or shape (a user's error, named by its key path)."""
 
 
 def _convert(value: Any, kind: Any, where: str) -> Any:
@@ -32,31 +36,31 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
                 return _convert(value, option, where)
             except (TypeError, ValueError) as err:
                 errors.append(str(err))
-        raise TypeError(errors[0] if len(errors) == 1 else f"{where}: {value!r} does not fit {kind}")
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{where}: {value!r} does not fit {kind}")
     if dataclasses.is_dataclass(kind):
         return from_dict(kind, value, where)
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
-            raise TypeError(f"{where}: expected a list, got {value!r}")
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
         item = args[0] if args else Any
         return tuple(_convert(v, item, f"{where}[{i}]") for i, v in enumerate(value))
     if origin is dict or kind is dict:
         if not isinstance(value, dict):
-            raise TypeError(f"{where}: expected a mapping, got {value!r}")
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
         return dict(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if kind in (int, float, str, bool) and not (
         isinstance(value, kind) and not (kind is int and isinstance(value, bool))
     ):
-        raise TypeError(f"{where}: expected {kind.__name__}, got {value!r}")
+        raise ConfigError(f"{where}: expected {kind.__name__}, got {value!r}")
     return value
 
 
 def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
     """Build dataclass ``cls`` from a mapping, checking keys and types recursively."""
     if not isinstance(data, dict):
-        raise TypeError(f"{where}: expected a mapping of {cls.__name__} fields, got {data!r}")
+        raise ConfigError(f"{where}: expected a mapping of {cls.__name__} fields, got {data!r}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:

@@ -40,10 +40,10 @@ _CHAT_TEMPLATE = (
 
 def _vruler_texts() -> list[str]:
     """Every question and prompt shape V-RULER writes, with every colour, object and label."""
+    from videorope.niah.haystacks import NOISE
     from videorope.vruler import needles as nd
     from videorope.vruler.manifest import Sample
     from videorope.vruler.prompts import question_text
-    from videorope.vruler.runner import NOISE
 
     texts = [NOISE, "system user assistant", " ".join(nd.COLOURS), " ".join(nd.OBJECTS)]
     texts += [" ".join(f"{o}s" for o in nd.OBJECTS), " ".join(chr(ord("A") + i) for i in range(26))]

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from videorope import known_configs
+
 __all__ = [
     "PUBLISHED_MIN_BASE",
     "TheoryReport",
@@ -456,11 +458,9 @@ def _describe(obj: Any) -> str:
 
 def _as_dict(config_or_path: Any) -> tuple[dict[str, Any], str]:
     """(config dict, display name) for every accepted kind of input."""
-    from videorope import models
-
     if isinstance(config_or_path, (str, os.PathLike)):
-        config = models.load_config(config_or_path)
-        canonical = models.known_name(config_or_path) if isinstance(config_or_path, str) else None
+        config = known_configs.load_config(config_or_path)
+        canonical = known_configs.known_name(config_or_path) if isinstance(config_or_path, str) else None
         name = canonical or config.get("_name_or_path") or os.fspath(config_or_path)
         return config, str(name)
     if isinstance(config_or_path, Mapping):
@@ -473,15 +473,13 @@ def _as_dict(config_or_path: Any) -> tuple[dict[str, Any], str]:
         return config, str(name)
     raise ValueError(
         f"cannot read a model config from {_describe(config_or_path)}: expected a built-in name "
-        f"({', '.join(models.KNOWN_CONFIGS)}), a path to a config.json or a directory with one, "
+        f"({', '.join(known_configs.KNOWN_CONFIGS)}), a path to a config.json or a directory with one, "
         f"a dict in config.json format, or a transformers PretrainedConfig"
     )
 
 
 def _rope_fields(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     """Rope fields of the text part, HF 5.x ``rope_parameters`` first, legacy keys second."""
-    from videorope import models
-
     text = dict(config)
     sub = config.get("text_config")
     if isinstance(sub, Mapping):  # VL: the text model's fields live under text_config
@@ -520,7 +518,7 @@ def _rope_fields(config: Mapping[str, Any], name: str) -> dict[str, Any]:
             f"config of {name!r} has no rope fields ({', '.join(missing)} missing): expected "
             f"rope_parameters['rope_theta'] (or legacy top-level rope_theta), head_dim or "
             f"hidden_size/num_attention_heads, and max_position_embeddings, at the top level or "
-            f"under text_config; or use a built-in name ({', '.join(models.KNOWN_CONFIGS)})"
+            f"under text_config; or use a built-in name ({', '.join(known_configs.KNOWN_CONFIGS)})"
         )
     rotary = int(int(head_dim) * float(pick("partial_rotary_factor") or 1.0))
     model_type = config.get("model_type") or text_type
@@ -550,7 +548,7 @@ def report(config_or_path: Any, target_length: int | None = None) -> TheoryRepor
     """Critical dimension, extrapolation bound and (with ``target_length``) the NTK and YaRN
     factors of a model.
 
-    ``config_or_path``: a built-in name from ``videorope.models.KNOWN_CONFIGS``
+    ``config_or_path``: a built-in name from ``videorope.known_configs.KNOWN_CONFIGS``
     (case-insensitive), a path to a config.json or to a directory containing one, a dict in
     HF config.json format, or a ``transformers.PretrainedConfig`` (for VL configs the text
     part is read from ``text_config``). Rope fields are read the HF 5.x way:

@@ -205,3 +205,74 @@ def test_parity_on_pixels_from_the_real_image_processor(vl_batch):
     torch.testing.assert_close(logits(patched, batch)[mask], logits(stock, batch)[mask], rtol=0, atol=0)
     ours = videorope.apply(copy.deepcopy(stock), layout="videorope")
     assert not torch.allclose(logits(ours, batch)[mask], logits(stock, batch)[mask])
+
+
+def _rotary_inputs(model, batch) -> list[tuple]:
+    """The positions and the frequency table that reach each rotary module in a forward pass."""
+    from videorope.integrations.base import RotaryEmbedding
+
+    seen = []
+    rotaries = [m for m in model.modules() if isinstance(m, RotaryEmbedding)]
+
+    def record(module, args):
+        seen.append((args[1].clone(), module.inv_freq.clone(), module.attention_factor))
+
+    hooks = [r.register_forward_pre_hook(record) for r in rotaries]
+    logits(model, batch)
+    for h in hooks:
+        h.remove()
+    assert seen
+    return seen
+
+
+def test_apply_keeps_the_choice_a_checkpoint_records(tmp_path, vl_batch):
+    """Regression: ``apply(model)`` on a checkpoint saved with mrope + yarn-v kept defaults
+    (the videorope layout, the configured scaling) instead of the record."""
+    import transformers
+
+    model = videorope.apply(tiny_model("qwen2_vl"), layout="mrope", scaling="yarn-v", factor=4)
+    model.save_pretrained(tmp_path)
+    batch = vl_batch(model.config, ROWS)
+    loaded = videorope.from_pretrained(tmp_path).eval()
+    before = _rotary_inputs(loaded, batch)
+    plain = transformers.Qwen2VLForConditionalGeneration.from_pretrained(tmp_path).eval()  # stock, record in config
+    for again in (videorope.apply(loaded), videorope.apply(plain)):
+        assert again.config.videorope == model.config.videorope
+        for (p0, f0, a0), (p1, f1, a1) in zip(before, _rotary_inputs(again, batch), strict=True):
+            assert torch.equal(p0, p1) and torch.equal(f0, f1) and a0 == a1
+    with pytest.warns(UserWarning, match=r"replaces \{'scaling': 'none'\}"):
+        changed = videorope.apply(loaded, scaling="none")
+    assert changed.config.videorope["layout"] == "mrope" and changed.config.videorope["scaling"] == "none"
+    assert "factor" not in changed.config.videorope  # yarn-v's options leave with it
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_unapply_restores_the_stock_model(family, vl_batch):
+    from videorope.integrations import base
+
+    stock = tiny_model(family)
+    batch = vl_batch(stock.config, ROWS)
+    mask = batch["attention_mask"].bool()
+    want = logits(stock, batch)[mask]
+    model = copy.deepcopy(stock)
+    wraps = dict(base._WRAPPED)
+    videorope.apply(model, layout="videorope", scaling="yarn-v", factor=2)
+    assert not torch.equal(logits(model, batch)[mask], want)
+    assert videorope.unapply(model) is model
+    torch.testing.assert_close(logits(model, batch)[mask], want, rtol=0, atol=0)
+    assert not hasattr(model.config, "videorope") and "get_rope_index" not in vars(model.model)
+    assert type(model.model.language_model.rotary_emb) is type(stock.model.language_model.rotary_emb)
+    assert {k: v for k, v in base._WRAPPED.items() if v} == {k: v for k, v in wraps.items() if v}
+    with videorope.applied(model, layout="mrope") as patched:  # patched inside the block only
+        assert patched.config.videorope["layout"] == "mrope"
+    torch.testing.assert_close(logits(model, batch)[mask], want, rtol=0, atol=0)
+
+
+def test_applied_leaves_a_patched_model_as_it_was(vl_batch):
+    model = videorope.apply(tiny_model("qwen2_vl"), layout="videorope", temporal_spacing=2.0)
+    batch = vl_batch(model.config, ROWS)
+    before = logits(model, batch)
+    with pytest.warns(UserWarning, match="replaces"), videorope.applied(model, layout="vanilla"):
+        assert model.config.videorope["layout"] == "vanilla"
+    assert model.config.videorope["layout"] == "videorope" and model.config.videorope["temporal_spacing"] == 2.0
+    torch.testing.assert_close(logits(model, batch), before, rtol=0, atol=0)

@@ -90,3 +90,11 @@ def test_option_names_are_disjoint_across_kinds():
 
     kinds = [{k for entry in registry for k in entry.options} for registry in (LAYOUTS, ALLOCATIONS, SCALINGS)]
     assert not (kinds[0] & kinds[1]) and not (kinds[0] & kinds[2]) and not (kinds[1] & kinds[2])
+
+
+def test_unapply_restores_a_text_model():
+    stock = tiny_model("llama")
+    model = videorope.apply(copy.deepcopy(stock), scaling="yarn", factor=4)
+    assert not torch.equal(run(model, IDS), run(stock, IDS))
+    torch.testing.assert_close(run(videorope.unapply(model), IDS), run(stock, IDS), rtol=0, atol=0)
+    assert not hasattr(model.config, "videorope")

@@ -1,5 +1,5 @@
 """The Triton split-KV decode over a FourierCache layer against its PyTorch oracle
-(:func:`videorope.cache.fourier.reference_attention`): lengths from window-only to a long
+(:func:`videorope.cache.views.reference_attention`): lengths from window-only to a long
 middle, 0 to 100% of channels compressed, head dims, GQA ratios, padded batches, splits that
 are fully masked, the affine correction, fp32 and fp16. On the CPU the kernels run in Triton's
 interpreter (TRITON_INTERPRET=1, set in tests/conftest.py), so sizes stay small."""

@@ -6,8 +6,9 @@ sequence; :mod:`~videorope.cache.plan` says which channels stay exact;
 """
 
 from videorope.cache.dft import add_tokens, affine_fit, reconstruct, truncated_dft
-from videorope.cache.fourier import FourierCache, FourierLayer, FourierOptions, FourierView, reference_attention
+from videorope.cache.fourier import FourierCache, FourierLayer, FourierOptions
 from videorope.cache.plan import SCHEDULES, FourierPlan, schedule
+from videorope.cache.views import FourierView, reference_attention
 
 __all__ = [
     "SCHEDULES",

@@ -1,10 +1,10 @@
 """Decoding steps that read a :class:`~videorope.cache.FourierCache` as stored.
 
 A cache built with ``model=`` returns, for each one-token decoding step, a
-:class:`~videorope.cache.fourier.FourierView` in place of keys and values. :func:`install`
+:class:`~videorope.cache.views.FourierView` in place of keys and values. :func:`install`
 wraps the model's attention entry in transformers' ``ALL_ATTENTION_FUNCTIONS`` so that a view
 goes to :func:`videorope.kernels.fourier_decode.fourier_decode` (the Triton kernel) or to
-:func:`~videorope.cache.fourier.reference_attention` (PyTorch), as the view's ``kernel``
+:func:`~videorope.cache.views.reference_attention` (PyTorch), as the view's ``kernel``
 says; every other call goes to the original function unchanged. The wrapper dispatches on
 the type of the keys, so it is harmless to any model that never sees a view.
 """
@@ -18,7 +18,7 @@ import torch
 from torch import nn
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
-from videorope.cache.fourier import FourierView, reference_attention
+from videorope.cache.views import FourierView, reference_attention
 from videorope.integrations.kernel import wants_kernel
 
 __all__ = ["install", "left_pad"]

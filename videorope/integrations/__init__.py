@@ -1,22 +1,35 @@
 """Drop-in positional encodings for loaded transformers models.
 
 ``apply(model, ...)`` patches a model in place and records the choice in ``model.config``;
-``from_pretrained(path)`` loads a saved model and re-applies the recorded choice.
+``unapply(model)`` restores the stock model (``with applied(model, ...):`` does both);
+``from_pretrained(path)`` loads a saved model and re-applies the recorded choice. A recorded
+choice is what ``apply`` keeps where an argument is left out.
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import transformers
 from torch import nn
 
 from videorope.integrations import qwen_vl, text  # noqa: F401  (register the families)
-from videorope.integrations.base import CONFIG_KEY, FAMILIES, PositionalChoice, configured_scaling
-from videorope.integrations.kernel import check_kernel, use_kernel
-from videorope.rope import LAYOUTS
+from videorope.integrations.base import (
+    CONFIG_KEY,
+    FAMILIES,
+    PositionalChoice,
+    configured_scaling,
+    swap,
+    unpatch,
+    use_kernel,
+)
+from videorope.integrations.kernel import check_kernel
+from videorope.rope import ALLOCATIONS, LAYOUTS, SCALINGS
 
-__all__ = ["FAMILIES", "apply", "from_pretrained", "positional_choice"]
+__all__ = ["FAMILIES", "applied", "apply", "from_pretrained", "positional_choice", "unapply"]
 
 
 def _family(config: Any):
@@ -58,6 +71,39 @@ def positional_choice(
     return PositionalChoice.build(layout, allocation, scaling, options, defaults)
 
 
+_APPLIED = "_videorope_applied"
+"""Attribute of a patched model: the (choice, kernel) it is patched with, so the same choice
+is applied once."""
+
+
+def _with_record(
+    recorded: dict[str, Any], layout: str | None, allocation: str | None, scaling: str | None, options: dict[str, Any]
+) -> tuple[str | None, str | None, str | None, dict[str, Any]]:
+    """The arguments of ``apply`` with the recorded choice filling what was left out: its
+    layout, scaling and options, and its allocation unless another layout was asked (which
+    then takes its own default); recorded options the new variants do not use are dropped.
+    Warns when an argument changes the record."""
+    record = dict(recorded)
+    kept = {"layout": record.pop("layout", None), "allocation": record.pop("allocation", None),
+            "scaling": record.pop("scaling", None)}  # fmt: skip
+    asked = {"layout": layout, "allocation": allocation, "scaling": scaling, **options}
+    changed = {k: v for k, v in asked.items() if v is not None and {**kept, **record}.get(k, v) != v}
+    changed |= {k: v for k, v in options.items() if k not in record}
+    if changed:
+        warnings.warn(
+            f"the model records the positional choice {recorded}; apply() replaces {changed} (leave an argument "
+            "out to keep what the model records)",
+            stacklevel=3,
+        )
+    layout = layout or kept["layout"]
+    if allocation is None and layout == kept["layout"]:
+        allocation = kept["allocation"]
+    scaling = scaling or kept["scaling"]
+    parts = [(LAYOUTS, layout), (ALLOCATIONS, allocation), (SCALINGS, scaling)]
+    used = {k for reg, name in parts if name is not None and name in reg for k in reg[name].options}
+    return layout, allocation, scaling, {**{k: v for k, v in record.items() if k in used}, **options}
+
+
 def apply(
     model: nn.Module,
     layout: str | None = None,
@@ -71,22 +117,53 @@ def apply(
 
     Options of the chosen variants are passed flat, e.g.
     ``apply(model, layout="videorope", temporal_spacing=2.0, scaling="yarn-v", factor=4)``.
-    The choice is stored in ``model.config.videorope`` so ``save_pretrained`` keeps it.
+    The choice is stored in ``model.config.videorope`` so ``save_pretrained`` keeps it, and
+    a recorded choice (a checkpoint of ``finetune`` or ``save_pretrained``) fills every
+    argument left out: ``apply(model)`` keeps it, ``apply(model, scaling="yarn")`` changes the
+    scaling alone and warns that it replaces the record. A model already patched with the
+    same choice is returned as it is.
     ``kernel``: ``auto`` rotates q and k with the Triton kernel on a GPU and with PyTorch
     otherwise; ``triton`` insists (and says why it cannot run); ``torch`` never uses it.
     """
     check_kernel(kernel)
     if temporal_spacing is not None:
         options["temporal_spacing"] = temporal_spacing
+    recorded = getattr(model.config, CONFIG_KEY, None)
+    if recorded:
+        layout, allocation, scaling, options = _with_record(recorded, layout, allocation, scaling, options)
     choice = positional_choice(model.config, layout, allocation, scaling, **options)
+    if getattr(model, _APPLIED, None) == (choice, kernel):
+        return model
+    unapply(model)  # a patched model is patched again from stock
     FAMILIES[model.config.model_type].fn(model, choice)
     use_kernel(model, kernel)
-    setattr(
-        model.config,
-        CONFIG_KEY,
-        {"layout": choice.layout, "allocation": choice.allocation, "scaling": choice.scaling, **choice.options},
-    )
+    record = {"layout": choice.layout, "allocation": choice.allocation, "scaling": choice.scaling, **choice.options}
+    swap(model, model.config, CONFIG_KEY, record)
+    swap(model, model, _APPLIED, (choice, kernel))
     return model
+
+
+def unapply(model: nn.Module) -> nn.Module:
+    """Restore what :func:`apply` changed on ``model`` (its rotary modules, position rule,
+    kernel dispatch and ``config.videorope`` as they were before); returns it. A model that
+    was never patched is returned as it is."""
+    unpatch(model)
+    return model
+
+
+@contextmanager
+def applied(model: nn.Module, *args: Any, **kwargs: Any) -> Iterator[nn.Module]:
+    """``with applied(model, layout="videorope"):`` the model patched inside the block only
+    (arguments as :func:`apply`); after it, the model is as before the block (stock, or
+    patched with the choice it had)."""
+    before = getattr(model, _APPLIED, None)
+    try:
+        yield apply(model, *args, **kwargs)
+    finally:
+        unapply(model)
+        if before is not None:
+            choice, kernel = before
+            apply(model, choice.layout, choice.allocation, scaling=choice.scaling, kernel=kernel, **choice.options)
 
 
 def from_pretrained(path: str, **kwargs: Any) -> nn.Module:

@@ -5,6 +5,7 @@ Integrations only wire :mod:`videorope.rope` into models; the math lives there.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from videorope.integrations.kernel import Angles, wants_kernel
+from videorope.integrations.kernel import Angles, check_kernel, wants_kernel
 from videorope.registry import Registry
 from videorope.rope import (
     ALLOCATIONS,
@@ -27,10 +28,51 @@ from videorope.rope import (
     text_step,
 )
 
-__all__ = ["CONFIG_KEY", "FAMILIES", "PositionalChoice", "RotaryEmbedding", "configured_scaling", "rope_spec"]
+__all__ = [
+    "CONFIG_KEY",
+    "FAMILIES",
+    "PositionalChoice",
+    "RotaryEmbedding",
+    "configured_scaling",
+    "rope_spec",
+    "swap",
+    "unpatch",
+    "use_kernel",
+]
 
 CONFIG_KEY = "videorope"
 """Attribute of ``model.config`` where the choice is recorded (saved in config.json)."""
+
+
+UNDO = "_videorope_undo"
+"""Attribute of a patched model: what :func:`unpatch` restores, in the order it was changed:
+``("set", owner, name, old)``, ``("del", owner, name)`` or ``("kernel", modeling_file_name)``."""
+
+_WRAPPED: dict[str, int] = {}
+"""Modeling files whose ``apply_rotary_pos_emb`` is wrapped, and by how many patched models."""
+
+
+def _undo_list(model: nn.Module) -> list[tuple]:
+    return vars(model).setdefault(UNDO, [])
+
+
+def swap(model: nn.Module, owner: Any, name: str, value: Any) -> None:
+    """``owner.name = value``, recorded on ``model`` so that :func:`unpatch` restores it (an
+    attribute ``owner`` only inherited from its class is deleted again)."""
+    own = name in vars(owner) or name in getattr(owner, "_modules", {})
+    _undo_list(model).append(("set", owner, name, getattr(owner, name)) if own else ("del", owner, name))
+    setattr(owner, name, value)
+
+
+def unpatch(model: nn.Module) -> None:
+    """Undo every change :func:`swap` and :func:`use_kernel` recorded on ``model``, newest first."""
+    for kind, *what in reversed(vars(model).pop(UNDO, [])):
+        if kind == "set":
+            setattr(what[0], what[1], what[2])
+        elif kind == "del":
+            delattr(what[0], what[1])
+        else:
+            _release(what[0])
 
 
 FAMILIES = Registry("model family")
@@ -188,3 +230,47 @@ class RotaryEmbedding(nn.Module):
     def extra_repr(self) -> str:
         c = self.choice
         return f"rotary_dim={self.rope.head_dim}, base={self.rope.base}, allocation={c.allocation}, scaling={c.scaling}"
+
+
+def _dispatching(original: Any) -> Any:
+    def apply_rotary_pos_emb(q, k, cos, sin, *args, **kwargs):
+        if isinstance(cos, Angles):
+            from videorope.kernels.rotary import rotary
+
+            head_axis = kwargs.get("unsqueeze_dim", args[0] if args else 1)
+            return rotary(q, k, cos.positions, cos.table, head_axis=head_axis)
+        return original(q, k, cos, sin, *args, **kwargs)
+
+    apply_rotary_pos_emb.videorope_original = original
+    return apply_rotary_pos_emb
+
+
+def _release(file_name: str) -> None:
+    """One patched model less uses the kernel dispatch of ``file_name``; the last one restores
+    the file's own ``apply_rotary_pos_emb``."""
+    _WRAPPED[file_name] = max(0, _WRAPPED.get(file_name, 0) - 1)
+    file = sys.modules[file_name]
+    if not _WRAPPED[file_name] and hasattr(file.apply_rotary_pos_emb, "videorope_original"):
+        file.apply_rotary_pos_emb = file.apply_rotary_pos_emb.videorope_original
+
+
+def use_kernel(model: nn.Module, kernel: str) -> None:
+    """Set every videorope rotary module of ``model`` to ``kernel`` and let the attention of
+    its modeling files take :class:`Angles`: their global ``apply_rotary_pos_emb`` is wrapped
+    by a dispatcher (process-wide, which passes anything else to the original) until the last
+    model using it is unpatched."""
+    files = set()
+    for module in model.modules():
+        if isinstance(module, RotaryEmbedding):
+            module.kernel = check_kernel(kernel)
+        if hasattr(module, "o_proj") and hasattr(module, "layer_idx"):
+            files.add(type(module).__module__)
+    for name in sorted(files):
+        file = sys.modules[name]
+        current = getattr(file, "apply_rotary_pos_emb", None)
+        if current is None:
+            continue
+        if not hasattr(current, "videorope_original"):
+            file.apply_rotary_pos_emb = _dispatching(current)
+        _WRAPPED[name] = _WRAPPED.get(name, 0) + 1
+        _undo_list(model).append(("kernel", name))

@@ -2,23 +2,21 @@
 
 With the kernel, :class:`~videorope.integrations.base.RotaryEmbedding` returns
 :class:`Angles` (the positions and the frequency table) in place of cos/sin, and the
-modeling file's ``apply_rotary_pos_emb`` (wrapped once per file) hands them to
+modeling file's ``apply_rotary_pos_emb`` (wrapped once per file by
+:func:`videorope.integrations.base.use_kernel`) hands them to
 :func:`videorope.kernels.rotary.rotary`; anything else goes to the original function.
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
-from typing import Any
 
 import torch
-from torch import nn
 
 from videorope.rope import RotaryTable
 
-__all__ = ["KERNELS", "Angles", "check_kernel", "use_kernel", "wants_kernel"]
+__all__ = ["KERNELS", "Angles", "check_kernel", "wants_kernel"]
 
 KERNELS = ("auto", "torch", "triton")
 """``auto``: the kernel on CUDA tensors when Triton is installed, PyTorch otherwise."""
@@ -58,31 +56,3 @@ def check_kernel(kernel: str) -> str:
 def wants_kernel(kernel: str, x: torch.Tensor) -> bool:
     """Whether a rotary over ``x``'s device runs the Triton kernel."""
     return kernel == "triton" or (kernel == "auto" and x.is_cuda and _triton())
-
-
-def _dispatching(original: Any) -> Any:
-    def apply_rotary_pos_emb(q, k, cos, sin, *args, **kwargs):
-        if isinstance(cos, Angles):
-            from videorope.kernels.rotary import rotary
-
-            head_axis = kwargs.get("unsqueeze_dim", args[0] if args else 1)
-            return rotary(q, k, cos.positions, cos.table, head_axis=head_axis)
-        return original(q, k, cos, sin, *args, **kwargs)
-
-    apply_rotary_pos_emb.videorope_original = original
-    return apply_rotary_pos_emb
-
-
-def use_kernel(model: nn.Module, kernel: str) -> None:
-    """Set every videorope rotary module of ``model`` to ``kernel`` and let the attention of
-    its modeling files take :class:`Angles`."""
-    from videorope.integrations.base import RotaryEmbedding
-
-    for module in model.modules():
-        if isinstance(module, RotaryEmbedding):
-            module.kernel = check_kernel(kernel)
-        if hasattr(module, "o_proj") and hasattr(module, "layer_idx"):
-            file = sys.modules[type(module).__module__]
-            current = getattr(file, "apply_rotary_pos_emb", None)
-            if current is not None and not hasattr(current, "videorope_original"):
-                file.apply_rotary_pos_emb = _dispatching(current)

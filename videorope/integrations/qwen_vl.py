@@ -1,6 +1,7 @@
 """Qwen2-VL, Qwen2.5-VL and Qwen3-VL: any registered layout, allocation and scaling.
 
-Two things are patched on the loaded model, in place:
+Two things are patched on the loaded model, in place (each recorded, so
+:func:`videorope.unapply` restores the stock model):
 - ``language_model.rotary_emb`` becomes a :class:`~videorope.integrations.base.RotaryEmbedding`
   (allocation + scaling -> cos/sin from (3, B, L) positions);
 - the model's ``get_rope_index`` becomes one that lays tokens out with
@@ -21,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec
+from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec, swap
 from videorope.rope import batch_positions
 from videorope.rope.layouts import IMAGE, VIDEO
 
@@ -51,7 +52,8 @@ def patch_qwen_vl(model: nn.Module, choice: PositionalChoice, per_frame_video: b
     config = inner.config
     merge = config.vision_config.spatial_merge_size
     old = inner.language_model.rotary_emb
-    inner.language_model.rotary_emb = RotaryEmbedding(rope_spec(config.text_config), choice).to(old.inv_freq.device)
+    rotary = RotaryEmbedding(rope_spec(config.text_config), choice).to(old.inv_freq.device)
+    swap(model, inner.language_model, "rotary_emb", rotary)
 
     def get_rope_index(
         input_ids: torch.Tensor,
@@ -86,7 +88,7 @@ def patch_qwen_vl(model: nn.Module, choice: PositionalChoice, per_frame_video: b
         deltas = (nexts - step * length).unsqueeze(1) / step
         return (positions / step).to(input_ids.device), deltas.to(input_ids.device)
 
-    inner.get_rope_index = get_rope_index
+    swap(model, inner, "get_rope_index", get_rope_index)
 
 
 def _defaults(config: Any, allocation: str) -> dict[str, Any]:

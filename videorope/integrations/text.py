@@ -10,7 +10,7 @@ from typing import Any
 
 from torch import nn
 
-from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec
+from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec, swap
 
 __all__ = ["patch_text"]
 
@@ -18,7 +18,7 @@ __all__ = ["patch_text"]
 def patch_text(model: nn.Module, choice: PositionalChoice) -> None:
     inner = model.model if hasattr(model, "model") else model
     old = inner.rotary_emb
-    inner.rotary_emb = RotaryEmbedding(rope_spec(inner.config), choice).to(old.inv_freq.device)
+    swap(model, inner, "rotary_emb", RotaryEmbedding(rope_spec(inner.config), choice).to(old.inv_freq.device))
 
 
 def _no_defaults(config: Any, allocation: str) -> dict[str, Any]:

@@ -31,6 +31,7 @@ import videorope
 from videorope.inputs import answer_ids, answer_labels, encode
 from videorope.io import read_records, same_run, write_json, write_records
 from videorope.models import load_model
+from videorope.niah.haystacks import NOISE
 from videorope.vruler import paper
 from videorope.vruler.manifest import Sample, read_manifest
 from videorope.vruler.materialize import materialize
@@ -42,7 +43,6 @@ __all__ = ["EvalConfig", "evaluate", "read_results"]
 read_results = read_records
 """Result records of a shard or merged file (:func:`videorope.io.read_records`)."""
 
-NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 MODES = ("teacher-forced", "generate")
 
 
