@@ -92,3 +92,21 @@ def test_every_subpackage_is_listed_for_installation():
     listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
     found = {".".join(p.parent.relative_to(root).parts) for p in (root / "videorope").rglob("__init__.py")}
     assert found | {"videorope.kernels"} == listed
+
+
+def test_help_starts_without_torch():
+    """``videorope --help`` imports neither torch nor transformers (it started in 3.5 s)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, contextlib, io, videorope.cli\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        "    videorope.cli.main(['--help'])\n"
+        "print(any(m in sys.modules for m in ('torch', 'transformers')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.strip() == "False"
+    import videorope
+
+    assert callable(videorope.apply) and "apply" in dir(videorope)

@@ -256,9 +256,37 @@ def _repeatable(p: argparse.ArgumentParser, flag: str, help: str, parse: Any = _
     p.add_argument(flag, type=parse, action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
+class _Registered(argparse.Action):
+    """A flag whose choices are the names in a :mod:`videorope.rope` registry, looked up only
+    when that command's help is shown or the flag is given (the registries import torch, so
+    ``videorope --help`` stays fast)."""
+
+    def __init__(self, *args: Any, registry: str, **kwargs: Any):
+        self.registry = registry
+        super().__init__(*args, **kwargs)
+
+    @property
+    def choices(self) -> list[str]:
+        from videorope import rope
+
+        return getattr(rope, self.registry).names()
+
+    @choices.setter
+    def choices(self, _: Any) -> None:  # argparse assigns None; the registry decides
+        pass
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        setattr(namespace, self.dest, values)
+
+
+def _registered(p: argparse.ArgumentParser, flag: str, registry: str, help: str, **kwargs: Any) -> None:
+    kind = registry.lower().rstrip("s")
+    p.add_argument(flag, action=_Registered, registry=registry, metavar=kind.upper(), **kwargs,
+                   help=f"a registered {kind} (README catalogue; a wrong name lists them); {help}")  # fmt: skip
+
+
 def build_parser() -> argparse.ArgumentParser:
     from videorope.known_configs import KNOWN_CONFIGS
-    from videorope.rope import ALLOCATIONS, LAYOUTS
 
     parser = argparse.ArgumentParser(prog="videorope", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
@@ -273,8 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=_theory)
 
     p = sub.add_parser("layout", help="draw the position ids of a layout and its frequency allocation")
-    p.add_argument("--layout", default="videorope", choices=LAYOUTS.names())
-    p.add_argument("--allocation", choices=ALLOCATIONS.names(), help="default: the layout's own")
+    _registered(p, "--layout", "LAYOUTS", "default: videorope", default="videorope")
+    _registered(p, "--allocation", "ALLOCATIONS", "default: the layout's own")
     p.add_argument("--frames", type=int, default=8, help="frames after merging (default 8)")
     p.add_argument("--grid", type=_grid, default=(4, 4), help="merged grid HxW per frame (default 4x4)")
     p.add_argument("--head-dim", type=int, default=128, help="rotary dims for the allocation bar (default 128)")
@@ -312,8 +340,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suite", required=True, help="suite folder written by `videorope vruler generate`")
     p.add_argument("--model", required=True, help="local Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoint, or tiny:qwen2_vl")
     p.add_argument("--out", required=True, help="run folder: results.jsonl, run.json")
-    p.add_argument("--layout", choices=LAYOUTS.names(), help="default: videorope")
-    p.add_argument("--allocation", choices=ALLOCATIONS.names(), help="default: the layout's own")
+    _registered(p, "--layout", "LAYOUTS", "default: videorope")
+    _registered(p, "--allocation", "ALLOCATIONS", "default: the layout's own")
     p.add_argument("--scaling", help="e.g. yarn-v; default: the model's own")
     p.add_argument("--temporal-spacing", type=float, help="delta of the videorope / hope layouts")
     p.add_argument("--factor", type=float, help="scale factor of linear, ntk, dynamic, yarn, yarn-v")

@@ -47,6 +47,14 @@ def test_dynamic_matches_transformers(seq_len):
     torch.testing.assert_close(inv, hf("dynamic", seq_len=seq_len, factor=2.0)[0])
 
 
+@pytest.mark.parametrize("seq_len", [None, 100, 4096, 4097, 12345])
+def test_dynamic_is_transformers_bit_for_bit(seq_len):
+    """videorope owns the dynamic formula (it runs every decoding step): equal to the bit."""
+    for factor in (2, 3.5):
+        inv, _ = scaled_inv_freq("dynamic", LLAMA2, TIME, seq_len=seq_len, factor=factor)
+        assert torch.equal(inv, hf("dynamic", seq_len=seq_len, factor=float(factor))[0])
+
+
 def test_yarn_matches_transformers():
     inv, factor = scaled_inv_freq("yarn", LLAMA2, TIME, factor=8)
     ref, ref_factor = hf("yarn", factor=8.0, original_max_position_embeddings=4096)

@@ -9,6 +9,7 @@ Linear, dynamic, YaRN and Llama-3 reuse the math of transformers' ``ROPE_INIT_FU
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,13 +50,20 @@ def default_inv_freq(head_dim: int, base: float) -> torch.Tensor:
 
 
 def _hf(rope: RopeSpec, rope_type: str, seq_len: int | None = None, **params: Any) -> tuple[torch.Tensor, float]:
-    """Call transformers' init function for ``rope_type`` on a minimal config."""
+    """Call transformers' init function for ``rope_type`` on a minimal config, once per
+    (spec, type, length, parameters); a copy of the frequencies each call."""
+    inv_freq, attention_factor = _hf_once(rope, rope_type, seq_len, tuple(sorted(params.items())))
+    return inv_freq.clone(), attention_factor
+
+
+@functools.lru_cache(maxsize=256)
+def _hf_once(rope: RopeSpec, rope_type: str, seq_len: int | None, params: tuple) -> tuple[torch.Tensor, float]:
     config = PretrainedConfig(
         head_dim=rope.head_dim,
         hidden_size=rope.head_dim,
         num_attention_heads=1,
         max_position_embeddings=rope.train_length,
-        rope_parameters={"rope_type": rope_type, "rope_theta": rope.base, **params},
+        rope_parameters={"rope_type": rope_type, "rope_theta": rope.base, **dict(params)},
     )
     inv_freq, attention_factor = ROPE_INIT_FUNCTIONS[rope_type](config, seq_len=seq_len)
     return inv_freq.float(), float(attention_factor)
@@ -109,7 +117,11 @@ def ntk(rope: RopeSpec, axes: Sequence[str], seq_len: int | None, *, factor: flo
     dynamic=True,
 )
 def dynamic(rope: RopeSpec, axes: Sequence[str], seq_len: int | None, *, factor: float) -> tuple[torch.Tensor, float]:
-    return _hf(rope, "dynamic", seq_len=seq_len, factor=_factor(factor))
+    """Transformers' dynamic NTK formula, owned here: it runs at every decoding step past the
+    training length (parity: ``tests/rope/test_scaling.py``)."""
+    f, L, d = _factor(factor), rope.train_length, rope.head_dim
+    n = max(seq_len or L, L)
+    return default_inv_freq(d, rope.base * ((f * n / L) - (f - 1)) ** (d / (d - 2))), 1.0
 
 
 @SCALINGS.register(
