@@ -33,6 +33,7 @@ class Entry:
     fn: Callable[..., Any]
     options: Mapping[str, Any]
     paper: str
+    """The publication the variant comes from ("" where there is none, e.g. a model family)."""
     summary: str
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -48,7 +49,7 @@ class Registry:
         self,
         name: str,
         *,
-        paper: str,
+        paper: str = "",
         summary: str,
         options: Mapping[str, Any] | None = None,
         **meta: Any,

@@ -163,3 +163,12 @@ def test_the_rotary_runs_in_fp32_in_a_bf16_model(monkeypatch):
         logits = model(torch.randint(0, 200, (1, 12), generator=torch.Generator().manual_seed(0))).logits
     assert seen and all(s == (torch.bfloat16, torch.float32, torch.float32) for s in seen)
     assert torch.isfinite(logits).all()
+
+
+def test_unapply_restores_the_llada_rotary():
+    model = tiny_llada(seed=0).eval()
+    ids = torch.randint(0, 64, (1, 12), generator=torch.Generator().manual_seed(0))
+    before = model(input_ids=ids).logits
+    videorope.apply(model, scaling="ntk", factor=4)
+    assert not torch.equal(model(input_ids=ids).logits, before)
+    torch.testing.assert_close(videorope.unapply(model)(input_ids=ids).logits, before, rtol=0, atol=0)

@@ -112,6 +112,4 @@ for _model_type, _cls, _summary, _patch in (
         partial(patch_qwen_vl, per_frame_video=True),
     ),
 ):
-    FAMILIES.register(_model_type, paper=_cls, summary=_summary, model_class=_cls, multimodal=True, defaults=_defaults)(
-        _patch
-    )
+    FAMILIES.register(_model_type, summary=_summary, model_class=_cls, multimodal=True, defaults=_defaults)(_patch)

@@ -33,7 +33,6 @@ for _model_type, _cls in (
 ):
     FAMILIES.register(
         _model_type,
-        paper=_cls,
         summary=f"{_cls} (1D RoPE; scalings only)",
         model_class=_cls,
         multimodal=False,

@@ -23,7 +23,7 @@ from transformers import AutoConfig, PretrainedConfig
 from transformers.cache_utils import Cache
 from transformers.modeling_outputs import MaskedLMOutput
 
-from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec
+from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec, swap
 from videorope.integrations.kernel import Angles
 from videorope.llada.cache import PromptCache
 from videorope.rope.rotary import apply_rotary
@@ -268,6 +268,11 @@ def _patch_llada(model: LLaDAModelLM, choice: PositionalChoice) -> None:
     model.model.rotary_emb = RotaryEmbedding(rope_spec(model.config), choice).to(model.device)
 
 
+def _apply_llada(model: LLaDAModelLM, choice: PositionalChoice) -> None:
+    """``videorope.apply``'s patch: a new rotary, recorded so ``unapply`` restores the old one."""
+    swap(model, model.model, "rotary_emb", RotaryEmbedding(rope_spec(model.config), choice).to(model.device))
+
+
 FAMILIES.register(
     "llada",
     paper="LLaDA (Nie et al., 2025); LongLLaDA (Liu et al., 2025)",
@@ -275,4 +280,4 @@ FAMILIES.register(
     model_class="LLaDAModelLM",
     multimodal=False,
     defaults=lambda config, allocation: {},
-)(_patch_llada)
+)(_apply_llada)
