@@ -258,3 +258,25 @@ def test_reading_every_step_equals_rebuilding_from_the_bins(coefficient_dtype):
         if coefficient_dtype == torch.float32:
             assert middle._rebuilt is not None and middle._rebuilt.shape == fresh.shape
         torch.testing.assert_close(middle.rebuilt(), fresh, rtol=1e-5, atol=1e-5)
+
+
+def test_unapply_lets_the_fourier_attention_go(monkeypatch):
+    """A cache built with ``model=`` wraps transformers' attention entry; the model holds it and
+    ``videorope.unapply`` restores the mapping (the last holder of that implementation)."""
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    import videorope
+    from videorope.cache import attention
+    from videorope.models import tiny_model
+
+    clean = {k: v for k, v in ALL_ATTENTION_FUNCTIONS._local_mapping.items() if not hasattr(v, "videorope_fourier")}
+    monkeypatch.setattr(ALL_ATTENTION_FUNCTIONS, "_local_mapping", dict(clean))
+    monkeypatch.setattr(attention, "_HELD", {})
+    first, second = tiny_model("llama", attn_implementation="sdpa"), tiny_model("llama", attn_implementation="sdpa")
+    attention.install(first)
+    attention.install(second)
+    assert ALL_ATTENTION_FUNCTIONS._local_mapping["sdpa"].videorope_fourier
+    videorope.unapply(first)
+    assert ALL_ATTENTION_FUNCTIONS._local_mapping["sdpa"].videorope_fourier  # the second model still holds it
+    videorope.unapply(second)
+    assert ALL_ATTENTION_FUNCTIONS._local_mapping == clean

@@ -6,7 +6,9 @@ wraps the model's attention entry in transformers' ``ALL_ATTENTION_FUNCTIONS`` s
 goes to :func:`videorope.kernels.fourier_decode.fourier_decode` (the Triton kernel) or to
 :func:`~videorope.cache.views.reference_attention` (PyTorch), as the view's ``kernel``
 says; every other call goes to the original function unchanged. The wrapper dispatches on
-the type of the keys, so it is harmless to any model that never sees a view.
+the type of the keys, so it is harmless to any model that never sees a view. The model
+holds the wrapper: ``videorope.unapply(model)`` lets it go, and the last holder of an
+implementation restores transformers' own entry.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from torch import nn
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from videorope.cache.views import FourierView, reference_attention
+from videorope.integrations.base import RELEASES, hold
 from videorope.integrations.kernel import wants_kernel
 
 __all__ = ["install", "left_pad"]
@@ -58,7 +61,13 @@ def _decode(module: nn.Module, query: torch.Tensor, view: FourierView, attention
     return out.to(query.dtype).transpose(1, 2).contiguous(), None
 
 
-def _dispatching(original: Callable | None) -> Callable:
+_HELD: dict[str, int] = {}
+"""Attention implementations wrapped by :func:`install`, and by how many models."""
+
+
+def _dispatching(original: Callable | None, local: Callable | None) -> Callable:
+    """The wrapper of ``original``; ``local``: the mapping's own entry it replaces (None: none)."""
+
     def attention(module, query, key, value, attention_mask, **kwargs):
         if isinstance(key, FourierView):
             return _decode(module, query, key, attention_mask, **kwargs)
@@ -66,6 +75,7 @@ def _dispatching(original: Callable | None) -> Callable:
         return target(module, query, key, value, attention_mask, **kwargs)
 
     attention.videorope_fourier = True
+    attention.videorope_local = local
     return attention
 
 
@@ -75,4 +85,21 @@ def install(model: nn.Module) -> None:
     impl = model.config.get_text_config()._attn_implementation
     local = ALL_ATTENTION_FUNCTIONS._local_mapping
     if not getattr(local.get(impl), "videorope_fourier", False):
-        local[impl] = _dispatching(ALL_ATTENTION_FUNCTIONS.get(impl))
+        local[impl] = _dispatching(ALL_ATTENTION_FUNCTIONS.get(impl), local.get(impl))
+    _HELD[impl] = _HELD.get(impl, 0) + 1
+    hold(model, "fourier-attention", impl)
+
+
+def _release(impl: str) -> None:
+    """One model less holds the wrapper of ``impl``; the last one restores the mapping."""
+    _HELD[impl] = max(0, _HELD.get(impl, 0) - 1)
+    local = ALL_ATTENTION_FUNCTIONS._local_mapping
+    current = local.get(impl)
+    if not _HELD[impl] and getattr(current, "videorope_fourier", False):
+        if current.videorope_local is None:
+            del local[impl]
+        else:
+            local[impl] = current.videorope_local
+
+
+RELEASES["fourier-attention"] = _release

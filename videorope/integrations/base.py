@@ -6,7 +6,7 @@ Integrations only wire :mod:`videorope.rope` into models; the math lives there.
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -35,6 +35,7 @@ __all__ = [
     "RotaryEmbedding",
     "configured_scaling",
     "rope_spec",
+    "hold",
     "swap",
     "unpatch",
     "use_kernel",
@@ -46,7 +47,11 @@ CONFIG_KEY = "videorope"
 
 UNDO = "_videorope_undo"
 """Attribute of a patched model: what :func:`unpatch` restores, in the order it was changed:
-``("set", owner, name, old)``, ``("del", owner, name)`` or ``("kernel", modeling_file_name)``."""
+``("set", owner, name, old)``, ``("del", owner, name)`` or ``("release", kind, key)``."""
+
+RELEASES: dict[str, Callable[[str], None]] = {}
+"""Process-wide wrappers that patched models hold (:func:`hold`), by kind: the function that
+lets one holder go (the last one restores what was wrapped)."""
 
 _WRAPPED: dict[str, int] = {}
 """Modeling files whose ``apply_rotary_pos_emb`` is wrapped, and by how many patched models."""
@@ -64,15 +69,22 @@ def swap(model: nn.Module, owner: Any, name: str, value: Any) -> None:
     setattr(owner, name, value)
 
 
+def hold(model: nn.Module, kind: str, key: str) -> None:
+    """Record that ``model`` holds the process-wide wrapper ``key`` of ``kind`` (a modeling
+    file's rotary dispatch, an attention implementation's Fourier dispatch), so that
+    :func:`unpatch` lets it go through ``RELEASES[kind]``."""
+    _undo_list(model).append(("release", kind, key))
+
+
 def unpatch(model: nn.Module) -> None:
-    """Undo every change :func:`swap` and :func:`use_kernel` recorded on ``model``, newest first."""
+    """Undo every change :func:`swap` and :func:`hold` recorded on ``model``, newest first."""
     for kind, *what in reversed(vars(model).pop(UNDO, [])):
         if kind == "set":
             setattr(what[0], what[1], what[2])
         elif kind == "del":
             delattr(what[0], what[1])
         else:
-            _release(what[0])
+            RELEASES[what[0]](what[1])
 
 
 FAMILIES = Registry("model family")
@@ -273,4 +285,7 @@ def use_kernel(model: nn.Module, kernel: str) -> None:
         if not hasattr(current, "videorope_original"):
             file.apply_rotary_pos_emb = _dispatching(current)
         _WRAPPED[name] = _WRAPPED.get(name, 0) + 1
-        _undo_list(model).append(("kernel", name))
+        hold(model, "rotary-kernel", name)
+
+
+RELEASES["rotary-kernel"] = _release
