@@ -276,6 +276,10 @@ def test_unapply_lets_the_fourier_attention_go(monkeypatch):
     attention.install(first)
     attention.install(second)
     assert ALL_ATTENTION_FUNCTIONS._local_mapping["sdpa"].videorope_fourier
+    videorope.apply(first, scaling="ntk", factor=2)  # re-patching positions keeps the caches' hold
+    with videorope.applied(second, scaling="linear", factor=2):
+        pass
+    assert attention._HELD == {"sdpa": 2}
     videorope.unapply(first)
     assert ALL_ATTENTION_FUNCTIONS._local_mapping["sdpa"].videorope_fourier  # the second model still holds it
     videorope.unapply(second)

@@ -134,7 +134,7 @@ def apply(
     choice = positional_choice(model.config, layout, allocation, scaling, **options)
     if getattr(model, _APPLIED, None) == (choice, kernel):
         return model
-    unapply(model)  # a patched model is patched again from stock
+    unpatch(model, releases=("rotary-kernel",))  # patched again from stock; caches built on it keep their hold
     FAMILIES[model.config.model_type].fn(model, choice)
     use_kernel(model, kernel)
     record = {"layout": choice.layout, "allocation": choice.allocation, "scaling": choice.scaling, **choice.options}
@@ -154,13 +154,13 @@ def unapply(model: nn.Module) -> nn.Module:
 @contextmanager
 def applied(model: nn.Module, *args: Any, **kwargs: Any) -> Iterator[nn.Module]:
     """``with applied(model, layout="videorope"):`` the model patched inside the block only
-    (arguments as :func:`apply`); after it, the model is as before the block (stock, or
-    patched with the choice it had)."""
+    (arguments as :func:`apply`); after it, the model's positions are as before the block
+    (stock, or the choice it had). Caches built on the model keep their hold on it."""
     before = getattr(model, _APPLIED, None)
     try:
         yield apply(model, *args, **kwargs)
     finally:
-        unapply(model)
+        unpatch(model, releases=("rotary-kernel",))  # the positional patch; caches keep their hold
         if before is not None:
             choice, kernel = before
             apply(model, choice.layout, choice.allocation, scaling=choice.scaling, kernel=kernel, **choice.options)

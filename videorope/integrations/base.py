@@ -6,7 +6,7 @@ Integrations only wire :mod:`videorope.rope` into models; the math lives there.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -76,15 +76,23 @@ def hold(model: nn.Module, kind: str, key: str) -> None:
     _undo_list(model).append(("release", kind, key))
 
 
-def unpatch(model: nn.Module) -> None:
-    """Undo every change :func:`swap` and :func:`hold` recorded on ``model``, newest first."""
-    for kind, *what in reversed(vars(model).pop(UNDO, [])):
+def unpatch(model: nn.Module, releases: Collection[str] | None = None) -> None:
+    """Undo the changes :func:`swap` and :func:`hold` recorded on ``model``, newest first:
+    every attribute, and the held wrappers of the kinds in ``releases`` (None: all); the
+    holds of other kinds stay recorded."""
+    kept = []
+    for entry in reversed(vars(model).pop(UNDO, [])):
+        kind, *what = entry
         if kind == "set":
             setattr(what[0], what[1], what[2])
         elif kind == "del":
             delattr(what[0], what[1])
-        else:
+        elif releases is None or what[0] in releases:
             RELEASES[what[0]](what[1])
+        else:
+            kept.append(entry)
+    if kept:
+        vars(model)[UNDO] = kept[::-1]
 
 
 FAMILIES = Registry("model family")
