@@ -267,11 +267,13 @@ def test_unapply_lets_the_fourier_attention_go(monkeypatch):
 
     import videorope
     from videorope.cache import attention
+    from videorope.integrations import base
     from videorope.models import tiny_model
 
     clean = {k: v for k, v in ALL_ATTENTION_FUNCTIONS._local_mapping.items() if not hasattr(v, "videorope_fourier")}
     monkeypatch.setattr(ALL_ATTENTION_FUNCTIONS, "_local_mapping", dict(clean))
-    monkeypatch.setattr(attention, "_HELD", {})
+    others = {k: n for k, n in base._HOLDERS.items() if k[0] != "fourier-attention"}
+    monkeypatch.setattr(base, "_HOLDERS", others)
     first, second = tiny_model("llama", attn_implementation="sdpa"), tiny_model("llama", attn_implementation="sdpa")
     attention.install(first)
     attention.install(second)
@@ -279,7 +281,7 @@ def test_unapply_lets_the_fourier_attention_go(monkeypatch):
     videorope.apply(first, scaling="ntk", factor=2)  # re-patching positions keeps the caches' hold
     with videorope.applied(second, scaling="linear", factor=2):
         pass
-    assert attention._HELD == {"sdpa": 2}
+    assert base._HOLDERS["fourier-attention", "sdpa"] == 2
     videorope.unapply(first)
     assert ALL_ATTENTION_FUNCTIONS._local_mapping["sdpa"].videorope_fourier  # the second model still holds it
     videorope.unapply(second)

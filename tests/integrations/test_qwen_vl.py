@@ -255,14 +255,14 @@ def test_unapply_restores_the_stock_model(family, vl_batch):
     mask = batch["attention_mask"].bool()
     want = logits(stock, batch)[mask]
     model = copy.deepcopy(stock)
-    wraps = dict(base._WRAPPED)
+    holders = dict(base._HOLDERS)
     videorope.apply(model, layout="videorope", scaling="yarn-v", factor=2)
     assert not torch.equal(logits(model, batch)[mask], want)
     assert videorope.unapply(model) is model
     torch.testing.assert_close(logits(model, batch)[mask], want, rtol=0, atol=0)
     assert not hasattr(model.config, "videorope") and "get_rope_index" not in vars(model.model)
     assert type(model.model.language_model.rotary_emb) is type(stock.model.language_model.rotary_emb)
-    assert {k: v for k, v in base._WRAPPED.items() if v} == {k: v for k, v in wraps.items() if v}
+    assert {k: v for k, v in base._HOLDERS.items() if v} == {k: v for k, v in holders.items() if v}
     with videorope.applied(model, layout="mrope") as patched:  # patched inside the block only
         assert patched.config.videorope["layout"] == "mrope"
     torch.testing.assert_close(logits(model, batch)[mask], want, rtol=0, atol=0)

@@ -61,10 +61,6 @@ def _decode(module: nn.Module, query: torch.Tensor, view: FourierView, attention
     return out.to(query.dtype).transpose(1, 2).contiguous(), None
 
 
-_HELD: dict[str, int] = {}
-"""Attention implementations wrapped by :func:`install`, and by how many models."""
-
-
 def _dispatching(original: Callable | None, local: Callable | None) -> Callable:
     """The wrapper of ``original``; ``local``: the mapping's own entry it replaces (None: none)."""
 
@@ -86,16 +82,14 @@ def install(model: nn.Module) -> None:
     local = ALL_ATTENTION_FUNCTIONS._local_mapping
     if not getattr(local.get(impl), "videorope_fourier", False):
         local[impl] = _dispatching(ALL_ATTENTION_FUNCTIONS.get(impl), local.get(impl))
-    _HELD[impl] = _HELD.get(impl, 0) + 1
     hold(model, "fourier-attention", impl)
 
 
 def _release(impl: str) -> None:
-    """One model less holds the wrapper of ``impl``; the last one restores the mapping."""
-    _HELD[impl] = max(0, _HELD.get(impl, 0) - 1)
+    """Restore transformers' entry for ``impl`` (no model holds the wrapper)."""
     local = ALL_ATTENTION_FUNCTIONS._local_mapping
     current = local.get(impl)
-    if not _HELD[impl] and getattr(current, "videorope_fourier", False):
+    if getattr(current, "videorope_fourier", False):
         if current.videorope_local is None:
             del local[impl]
         else:

@@ -29,8 +29,9 @@ class CompressedView:
     (B, H, F, Cc) over ``period``, None when Cc = 0; the affine ``scale``/``shift``
     (B, H, 1, Cc) or None; ``head_dim`` D. When heads keep different numbers of channels the
     lists are padded (index 0) and the padded slots' data are zeros, so reading is adding.
-    ``rebuilt``: the compressed channels read back at this moment (:meth:`videorope.cache.fourier._Middle.rebuilt`,
-    (B, H, M, Cc) before the affine step), or None to rebuild them from the bins on read."""
+    ``rebuilt``: the compressed channels read back at this moment
+    (:meth:`videorope.cache.fourier._Middle.rebuilt`, (B, H, M, Cc) before the affine step), or
+    None to rebuild them from the bins on read."""
 
     exact: torch.Tensor
     kept: torch.Tensor

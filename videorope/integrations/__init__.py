@@ -86,9 +86,8 @@ def _with_record(
     record = dict(recorded)
     kept = {"layout": record.pop("layout", None), "allocation": record.pop("allocation", None),
             "scaling": record.pop("scaling", None)}  # fmt: skip
-    asked = {"layout": layout, "allocation": allocation, "scaling": scaling, **options}
-    changed = {k: v for k, v in asked.items() if v is not None and {**kept, **record}.get(k, v) != v}
-    changed |= {k: v for k, v in options.items() if k not in record}
+    asked, current = {"layout": layout, "allocation": allocation, "scaling": scaling, **options}, {**kept, **record}
+    changed = {k: v for k, v in asked.items() if v is not None and (k not in current or current[k] != v)}
     if changed:
         warnings.warn(
             f"the model records the positional choice {recorded}; apply() replaces {changed} (leave an argument "

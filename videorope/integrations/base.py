@@ -51,10 +51,10 @@ UNDO = "_videorope_undo"
 
 RELEASES: dict[str, Callable[[str], None]] = {}
 """Process-wide wrappers that patched models hold (:func:`hold`), by kind: the function that
-lets one holder go (the last one restores what was wrapped)."""
+restores what was wrapped, called when the last holder lets go."""
 
-_WRAPPED: dict[str, int] = {}
-"""Modeling files whose ``apply_rotary_pos_emb`` is wrapped, and by how many patched models."""
+_HOLDERS: dict[tuple[str, str], int] = {}
+"""How many models hold each (kind, key) wrapper."""
 
 
 def _undo_list(model: nn.Module) -> list[tuple]:
@@ -72,8 +72,15 @@ def swap(model: nn.Module, owner: Any, name: str, value: Any) -> None:
 def hold(model: nn.Module, kind: str, key: str) -> None:
     """Record that ``model`` holds the process-wide wrapper ``key`` of ``kind`` (a modeling
     file's rotary dispatch, an attention implementation's Fourier dispatch), so that
-    :func:`unpatch` lets it go through ``RELEASES[kind]``."""
+    :func:`unpatch` lets it go; the last holder's release calls ``RELEASES[kind](key)``."""
+    _HOLDERS[kind, key] = _HOLDERS.get((kind, key), 0) + 1
     _undo_list(model).append(("release", kind, key))
+
+
+def _let_go(kind: str, key: str) -> None:
+    _HOLDERS[kind, key] = max(0, _HOLDERS.get((kind, key), 0) - 1)
+    if not _HOLDERS[kind, key]:
+        RELEASES[kind](key)
 
 
 def unpatch(model: nn.Module, releases: Collection[str] | None = None) -> None:
@@ -88,7 +95,7 @@ def unpatch(model: nn.Module, releases: Collection[str] | None = None) -> None:
         elif kind == "del":
             delattr(what[0], what[1])
         elif releases is None or what[0] in releases:
-            RELEASES[what[0]](what[1])
+            _let_go(*what)
         else:
             kept.append(entry)
     if kept:
@@ -266,11 +273,9 @@ def _dispatching(original: Any) -> Any:
 
 
 def _release(file_name: str) -> None:
-    """One patched model less uses the kernel dispatch of ``file_name``; the last one restores
-    the file's own ``apply_rotary_pos_emb``."""
-    _WRAPPED[file_name] = max(0, _WRAPPED.get(file_name, 0) - 1)
+    """Restore the modeling file's own ``apply_rotary_pos_emb`` (no model holds the dispatch)."""
     file = sys.modules[file_name]
-    if not _WRAPPED[file_name] and hasattr(file.apply_rotary_pos_emb, "videorope_original"):
+    if hasattr(file.apply_rotary_pos_emb, "videorope_original"):
         file.apply_rotary_pos_emb = file.apply_rotary_pos_emb.videorope_original
 
 
@@ -292,7 +297,6 @@ def use_kernel(model: nn.Module, kernel: str) -> None:
             continue
         if not hasattr(current, "videorope_original"):
             file.apply_rotary_pos_emb = _dispatching(current)
-        _WRAPPED[name] = _WRAPPED.get(name, 0) + 1
         hold(model, "rotary-kernel", name)
 
 

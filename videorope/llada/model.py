@@ -264,13 +264,17 @@ def load_llada(path: str | Path, dtype: torch.dtype = torch.bfloat16, device: st
 AutoConfig.register("llada", LLaDAConfig)  # AutoTokenizer reads a LLaDA folder's config.json without remote code
 
 
+def _rotary(model: LLaDAModelLM, choice: PositionalChoice) -> RotaryEmbedding:
+    return RotaryEmbedding(rope_spec(model.config), choice).to(model.device)
+
+
 def _patch_llada(model: LLaDAModelLM, choice: PositionalChoice) -> None:
-    model.model.rotary_emb = RotaryEmbedding(rope_spec(model.config), choice).to(model.device)
+    model.model.rotary_emb = _rotary(model, choice)
 
 
 def _apply_llada(model: LLaDAModelLM, choice: PositionalChoice) -> None:
     """``videorope.apply``'s patch: a new rotary, recorded so ``unapply`` restores the old one."""
-    swap(model, model.model, "rotary_emb", RotaryEmbedding(rope_spec(model.config), choice).to(model.device))
+    swap(model, model.model, "rotary_emb", _rotary(model, choice))
 
 
 FAMILIES.register(

@@ -65,15 +65,33 @@ class NeedleSet:
     distractor: str | NeedleSpec | None = None
 
 
+def _find(source: Path, name: str, folder: str | Path | None, option: str, what: str) -> str:
+    """The absolute path of ``what`` ``name`` named by the file ``source``: in ``folder``, else
+    in the folder ``option``/ beside the file, else beside it; a missing one is named with where
+    it was sought and the task option (``option``) that points elsewhere."""
+    folders = [Path(folder)] if folder is not None else [source.parent / option, source.parent]
+    for where in folders:
+        if (where / name).is_file():
+            return str((where / name).resolve())
+    raise FileNotFoundError(f"{source}: {what} {name!r} is not in {' or '.join(map(str, folders))}; "
+                            f"set the task's {option}: to the folder holding the original's {what}s")  # fmt: skip
+
+
 def find_image(source: Path, name: str, images: str | Path | None) -> str:
     """The absolute path of needle image ``name`` of the file ``source``: in ``images``, else in
     ``images/`` beside the file, else beside it; a missing one is named with where it was sought."""
-    folders = [Path(images)] if images is not None else [source.parent / "images", source.parent]
-    for folder in folders:
-        if (folder / name).is_file():
-            return str((folder / name).resolve())
-    raise FileNotFoundError(f"{source}: needle image {name!r} is not in {' or '.join(map(str, folders))}; "
-                            "set the task's images: to the folder holding the original's needle images")  # fmt: skip
+    return _find(source, name, images, "images", "needle image")
+
+
+def _read_list(source: Path, what: str) -> list:
+    """The non-empty JSON list of ``what`` in ``source``, or an error naming the file."""
+    try:
+        entries = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise ValueError(f"{source}: not a readable JSON list of {what} ({e})") from e
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"{source}: expected a non-empty JSON list of {what}")
+    return entries
 
 
 def load_sets(path: str | Path, images: str | Path | None = None) -> list[NeedleSet]:
@@ -82,12 +100,7 @@ def load_sets(path: str | Path, images: str | Path | None = None) -> list[Needle
     written as a string (multi-key multi-value's file); ``prompt``; ``answer``; and
     ``interrupt_path`` for V-NIAH-D."""
     source = Path(path)
-    try:
-        entries = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{source}: not a readable needle JSON list ({e})") from e
-    if not isinstance(entries, list) or not entries:
-        raise ValueError(f"{source}: expected a non-empty JSON list of needle sets")
+    entries = _read_list(source, "needle sets")
     out = []
     for i, entry in enumerate(entries):
         missing = sorted({"path", "prompt", "answer"} - set(entry)) if isinstance(entry, dict) else ["path"]
@@ -254,12 +267,7 @@ def load_questions(
     those that mention subtitles (the script's ``--clean_subtitles``) unless told; videos are
     sought in ``videos``, else in ``videos/`` beside the file, else beside it."""  # fmt: skip
     source = Path(path)
-    try:
-        entries = json.loads(source.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ValueError(f"{source}: not a readable question JSON list ({e})") from e
-    if not isinstance(entries, list):
-        raise ValueError(f"{source}: expected a JSON list of questions")
+    entries = _read_list(source, "questions")
     out = []
     for i, entry in enumerate(entries):
         missing = sorted({"video_path", "question", "candidates", "correct_choice"} - set(entry))
@@ -267,14 +275,9 @@ def load_questions(
             raise ValueError(f"{source}: question {i} lacks {missing}")
         if clean_subtitles and "subtitle" in entry["question"]:
             continue
-        folders = [Path(videos)] if videos is not None else [source.parent / "videos", source.parent]
-        found = [f / entry["video_path"] for f in folders if (f / entry["video_path"]).is_file()]
-        if not found:
-            raise FileNotFoundError(f"{source}: video {entry['video_path']!r} of question {i} is not in "
-                                    f"{' or '.join(map(str, folders))}; set the task's videos: to the folder "
-                                    "holding the questions' videos")  # fmt: skip
+        video = _find(source, entry["video_path"], videos, "videos", "video")
         prompt, answer = paper.option_question(entry["question"], entry["candidates"], entry["correct_choice"])
-        out.append(StackQuestion(str(found[0].resolve()), prompt, answer))
+        out.append(StackQuestion(video, prompt, answer))
     if not out:
         raise ValueError(f"{source}: no question left (clean_subtitles drops those about subtitles)")
     return out
@@ -294,7 +297,10 @@ def drawn_questions(seed: int, n: int = 5) -> list[StackQuestion]:
 def _video(material: Material, question: StackQuestion) -> VideoInfo:
     if question.video is None:
         return material.haystacks[0]
-    return material.cache.setdefault(("video", question.video), probe(question.video))
+    key = ("video", question.video)
+    if key not in material.cache:  # probed once per video, not once per sample
+        material.cache[key] = probe(question.video)
+    return material.cache[key]
 
 
 @TASKS.register("multimodal-stack@paper", summary="lengthy multimodal stack as released: a video inside filler text, "
