@@ -41,6 +41,7 @@ import triton
 import triton.language as tl
 
 from videorope.cache.views import CompressedView, FourierView
+from videorope.kernels.dispatch import on_device
 
 __all__ = ["fourier_decode"]
 
@@ -329,7 +330,14 @@ def fourier_decode(
     adjacent), softmax scale ``scaling``; keys before ``pad[b]`` (B,) are masked (left padding).
     ``split``: tokens per split (rounded up to a multiple of 16; default: enough splits of
     whole 64-token blocks to fill the GPU).
-    Returns (B, Hq, 1, D) float32."""
+    Returns (B, Hq, 1, D) float32. Launches run under ``query``'s device guard."""
+    with on_device(query):
+        return _decode(query, view, scaling, pad, split)
+
+
+def _decode(
+    query: torch.Tensor, view: FourierView, scaling: float, pad: torch.Tensor | None, split: int | None
+) -> torch.Tensor:
     B, Hq, _, D = query.shape
     keys, values = view.prefix
     H = keys.shape[1]

@@ -19,6 +19,7 @@ import torch
 import triton
 import triton.language as tl
 
+from videorope.kernels.dispatch import on_device
 from videorope.rope.rotary import RotaryTable, apply_rotary, cos_sin
 
 __all__ = ["rotary", "rotary_reference"]
@@ -76,12 +77,14 @@ def _launch(x: torch.Tensor, out: torch.Tensor, positions: torch.Tensor, table: 
     block_h = min(triton.next_power_of_2(H), 16)
     rest = D - 2 * half
     grid = (B * L, triton.cdiv(H, block_h))
-    _rotary_kernel[grid](
-        x, out, pos, table.axis.to(x.device), table.inv_freq.to(x.device, torch.float32),
-        L, H, half, D, *_strides(x, head_axis), *_strides(out, head_axis), *pos.stride(),
-        float(table.attention_factor), sign,
-        BLOCK_H=block_h, BLOCK_N=triton.next_power_of_2(half), BLOCK_REST=triton.next_power_of_2(rest) if rest else 0,
-    )  # fmt: skip
+    with on_device(x):
+        _rotary_kernel[grid](
+            x, out, pos, table.axis.to(x.device), table.inv_freq.to(x.device, torch.float32),
+            L, H, half, D, *_strides(x, head_axis), *_strides(out, head_axis), *pos.stride(),
+            float(table.attention_factor), sign,
+            BLOCK_H=block_h, BLOCK_N=triton.next_power_of_2(half),
+            BLOCK_REST=triton.next_power_of_2(rest) if rest else 0,
+        )  # fmt: skip
     return out
 
 

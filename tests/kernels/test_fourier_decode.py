@@ -110,3 +110,24 @@ def test_bad_query_shapes_are_refused():
         fourier_decode(q[:, :3], view, 0.3)
     with pytest.raises(ValueError, match="B, Hq, 1, D"):
         fourier_decode(q.expand(-1, -1, 2, -1), view, 0.3)
+
+
+def test_launches_run_under_the_device_guard_of_the_query(monkeypatch):
+    import contextlib
+
+    import videorope.kernels.fourier_decode as module
+
+    seen = []
+    monkeypatch.setattr(module, "on_device", lambda x: seen.append(x.device) or contextlib.nullcontext())
+    _check(_layer(60))
+    assert [d.type for d in seen] == [DEVICE]
+
+
+def test_the_device_guard_is_cudas_for_cuda_tensors_and_none_on_the_cpu():
+    import contextlib
+
+    from videorope.kernels.dispatch import on_device
+
+    assert isinstance(on_device(torch.zeros(1)), contextlib.nullcontext)
+    if torch.cuda.is_available():
+        assert isinstance(on_device(torch.zeros(1, device="cuda")), torch.cuda.device)

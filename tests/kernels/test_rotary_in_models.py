@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import videorope
-from videorope.integrations.kernel import check_kernel
+from videorope.kernels.dispatch import check_kernel
 from videorope.models import tiny_model
 
 ROWS = [[("text", 3), ("video", 2, 2, 2), ("text", 4)], [("text", 6), ("image", 2, 2), ("text", 2)]]

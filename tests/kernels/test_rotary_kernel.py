@@ -147,3 +147,21 @@ def test_offsets_past_two_to_the_31():
     tail = slice(L - 3, L)
     expected, _ = rotary_reference(q[:, tail], k[:, tail], positions[..., tail], _table(head_dim=D))
     _close(out[:, tail].float(), expected.float(), torch.bfloat16)
+
+
+def test_launches_run_under_the_device_guard_of_their_inputs(monkeypatch):
+    """Every launch (forward and backward) enters ``on_device`` with the tensor it rotates,
+    so a model spread over several GPUs launches on each tensor's own device."""
+    import contextlib
+
+    import videorope.kernels.rotary as module
+
+    seen = []
+
+    def guard(x):
+        seen.append(x.device)
+        return contextlib.nullcontext()
+
+    monkeypatch.setattr(module, "on_device", guard)
+    _forward_and_backward(*_inputs(1, 3, 2, 2, 64), _table())
+    assert [d.type for d in seen] == [DEVICE] * 4  # q, k, grad q, grad k

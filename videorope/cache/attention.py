@@ -22,7 +22,7 @@ from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from videorope.cache.views import FourierView, reference_attention
 from videorope.integrations.base import RELEASES, hold
-from videorope.integrations.kernel import wants_kernel
+from videorope.kernels.dispatch import wants_kernel
 
 __all__ = ["install", "left_pad"]
 

@@ -36,7 +36,7 @@ from transformers.cache_utils import Cache, CacheLayerMixin
 from videorope.cache.dft import add_tokens, affine_fit, check_bins, reconstruct, token_response, truncated_dft
 from videorope.cache.plan import FourierPlan
 from videorope.cache.views import CompressedView, FourierView
-from videorope.integrations.kernel import check_kernel, wants_kernel
+from videorope.kernels.dispatch import check_kernel, wants_kernel
 
 __all__ = ["FourierCache", "FourierLayer", "FourierOptions", "expected_nbytes", "left_padding"]
 

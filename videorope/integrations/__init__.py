@@ -26,7 +26,7 @@ from videorope.integrations.base import (
     unpatch,
     use_kernel,
 )
-from videorope.integrations.kernel import check_kernel
+from videorope.kernels.dispatch import check_kernel
 from videorope.rope import ALLOCATIONS, LAYOUTS, SCALINGS
 
 __all__ = ["FAMILIES", "applied", "apply", "from_pretrained", "positional_choice", "unapply"]

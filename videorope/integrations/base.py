@@ -13,12 +13,13 @@ from typing import Any
 import torch
 from torch import nn
 
-from videorope.integrations.kernel import Angles, check_kernel, wants_kernel
+from videorope.kernels.dispatch import check_kernel, wants_kernel
 from videorope.registry import Registry
 from videorope.rope import (
     ALLOCATIONS,
     LAYOUTS,
     SCALINGS,
+    Angles,
     RopeSpec,
     RotaryTable,
     cos_sin,
@@ -217,7 +218,7 @@ class RotaryEmbedding(nn.Module):
 
     ``position_ids`` is (3, B, L) (t, h, w; may be fractional) or (B, L) for 1D models;
     cos/sin are (B, L, rotary_dim) in ``x.dtype``, computed in fp32. When ``kernel`` picks
-    the Triton rotary (:mod:`videorope.integrations.kernel`) it returns the positions and the
+    the Triton rotary (:mod:`videorope.kernels.rotary`) it returns the positions and the
     table instead, and no cos/sin is built.
     """
 

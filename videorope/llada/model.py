@@ -24,9 +24,8 @@ from transformers.cache_utils import Cache
 from transformers.modeling_outputs import MaskedLMOutput
 
 from videorope.integrations.base import FAMILIES, PositionalChoice, RotaryEmbedding, rope_spec, swap
-from videorope.integrations.kernel import Angles
 from videorope.llada.cache import PromptCache
-from videorope.rope.rotary import apply_rotary
+from videorope.rope.rotary import Angles, apply_rotary
 
 __all__ = ["LLaDAConfig", "LLaDAModelLM", "load_llada", "tiny_llada"]
 

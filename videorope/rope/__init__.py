@@ -8,11 +8,12 @@
 
 from videorope.rope.allocation import ALLOCATIONS, frequency_axes
 from videorope.rope.layouts import HOPE_TRAIN_SPACINGS, LAYOUTS, batch_positions, positions, text_step
-from videorope.rope.rotary import RotaryTable, apply_rotary, cos_sin, is_dynamic, rotary_table
+from videorope.rope.rotary import Angles, RotaryTable, apply_rotary, cos_sin, is_dynamic, rotary_table
 from videorope.rope.scaling import SCALINGS, RopeSpec, default_inv_freq, scaled_inv_freq
 
 __all__ = [
     "ALLOCATIONS",
+    "Angles",
     "HOPE_TRAIN_SPACINGS",
     "LAYOUTS",
     "SCALINGS",

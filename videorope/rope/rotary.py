@@ -21,7 +21,7 @@ import torch
 from videorope.rope.allocation import ALLOCATIONS, frequency_axes
 from videorope.rope.scaling import SCALINGS, RopeSpec, scaled_inv_freq
 
-__all__ = ["AXES", "RotaryTable", "apply_rotary", "cos_sin", "is_dynamic", "rotary_table", "rotate_half"]
+__all__ = ["AXES", "Angles", "RotaryTable", "apply_rotary", "cos_sin", "is_dynamic", "rotary_table", "rotate_half"]
 
 AXES = ("t", "h", "w")
 
@@ -37,6 +37,18 @@ class RotaryTable:
     @property
     def rotary_dim(self) -> int:
         return 2 * self.inv_freq.numel()
+
+
+@dataclass(frozen=True)
+class Angles:
+    """What the Triton rotary needs in place of cos/sin: positions (3, B, L) or (B, L) and the table.
+
+    A patched model's rotary returns it in the slot of cos/sin when the kernel is chosen
+    (:func:`videorope.integrations.base.use_kernel`); LLaDA's attention reads it there too.
+    """
+
+    positions: torch.Tensor
+    table: RotaryTable
 
 
 def rotary_table(

@@ -1,33 +1,23 @@
-"""Which rotary implementation a patched model runs: the PyTorch reference or the Triton kernel.
+"""Which implementation runs: the PyTorch reference or a Triton kernel, for every kernel.
 
-With the kernel, :class:`~videorope.integrations.base.RotaryEmbedding` returns
-:class:`Angles` (the positions and the frequency table) in place of cos/sin, and the
-modeling file's ``apply_rotary_pos_emb`` (wrapped once per file by
-:func:`videorope.integrations.base.use_kernel`) hands them to
-:func:`videorope.kernels.rotary.rotary`; anything else goes to the original function.
+One choice, ``kernel`` in ``auto`` / ``torch`` / ``triton``, serves the multimodal rotary
+(:mod:`videorope.kernels.rotary`, used by patched models and LLaDA) and the decode over the
+Fourier cache (:mod:`videorope.kernels.fourier_decode`). This module imports no Triton, so
+the choice can be checked on machines without it; :func:`on_device` puts a launch under the
+device guard of its inputs, so a model spread over several GPUs launches on each tensor's own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from dataclasses import dataclass
 
 import torch
 
-from videorope.rope import RotaryTable
-
-__all__ = ["KERNELS", "Angles", "check_kernel", "wants_kernel"]
+__all__ = ["KERNELS", "check_kernel", "on_device", "wants_kernel"]
 
 KERNELS = ("auto", "torch", "triton")
 """``auto``: the kernel on CUDA tensors when Triton is installed, PyTorch otherwise."""
-
-
-@dataclass(frozen=True)
-class Angles:
-    """What the kernel needs instead of cos/sin: positions (3, B, L) or (B, L), the table."""
-
-    positions: torch.Tensor
-    table: RotaryTable
 
 
 def _triton() -> bool:
@@ -54,5 +44,10 @@ def check_kernel(kernel: str) -> str:
 
 
 def wants_kernel(kernel: str, x: torch.Tensor) -> bool:
-    """Whether a rotary over ``x``'s device runs the Triton kernel."""
+    """Whether work over ``x``'s device runs the Triton kernel under the choice ``kernel``."""
     return kernel == "triton" or (kernel == "auto" and x.is_cuda and _triton())
+
+
+def on_device(x: torch.Tensor) -> contextlib.AbstractContextManager:
+    """The device guard of ``x`` (``torch.cuda.device``) for a CUDA tensor; nothing otherwise."""
+    return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
