@@ -140,7 +140,7 @@ def test_streaming_keeps_the_sinks_and_the_most_recent_tokens():
 def test_snapkv_keeps_its_budget_of_prompt_tokens_with_the_observation_window():
     model = tiny_model("llama", attn_implementation="sdpa")
     ids = torch.randint(5, 200, (1, 90), generator=torch.Generator().manual_seed(2))
-    full, cache = DynamicCache(), build_cache("snapkv", model, budget=40, observe=8, kernel=3)
+    full, cache = DynamicCache(), build_cache("snapkv", model, budget=40, observe=8, pool=3)
     _prefill_and_decode(model, full, ids, steps=3)
     _prefill_and_decode(model, cache, ids, steps=3)
     assert not cache.pending  # the hook let go once every layer had compressed its prompt
@@ -151,6 +151,29 @@ def test_snapkv_keeps_its_budget_of_prompt_tokens_with_the_observation_window():
         for h in range(keys.shape[1]):  # the rest: distinct keys from before it, in order
             match = (kept[0, h, :32, None] == keys[0, h, None, :82]).all(-1)
             assert match.any(-1).all() and (match.float().argmax(-1).diff() > 0).all()
+
+
+def test_a_snapkv_cache_never_used_leaves_no_hook_on_its_model():
+    """Dropping an unused SnapKV cache, or closing it, restores transformers' attention entry."""
+    import gc
+
+    from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+    from videorope.analysis import hooks
+
+    model = tiny_model("llama", attn_implementation="sdpa")
+    before = dict(ALL_ATTENTION_FUNCTIONS._local_mapping)
+    cache = build_cache("snapkv", model, budget=40)
+    assert hooks._active and ALL_ATTENTION_FUNCTIONS._local_mapping != before
+    del cache
+    gc.collect()
+    assert not hooks._active and ALL_ATTENTION_FUNCTIONS._local_mapping == before
+    cache = build_cache("snapkv", model, budget=40)
+    cache.close()
+    cache.close()
+    assert not hooks._active and ALL_ATTENTION_FUNCTIONS._local_mapping == before
+    with pytest.raises(ValueError, match="pool"):
+        build_cache("snapkv", model, budget=40, pool=4)
 
 
 def test_evicting_policies_refuse_a_padded_batch():

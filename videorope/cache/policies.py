@@ -3,8 +3,8 @@
 - ``streaming`` (StreamingLLM, Xiao et al., 2024): the first ``sinks`` tokens and the most
   recent ones, ``budget`` tokens per layer in all; older tokens are evicted as decoding goes.
 - ``snapkv`` (Li et al., 2024): after the prompt, each layer and KV head keeps the prompt
-  tokens the last ``observe`` prompt queries attend to most (scores pooled over ``kernel``
-  neighbours, averaged over the query heads of the group) plus those ``observe`` tokens,
+  tokens the last ``observe`` prompt queries attend to most (scores average-pooled over
+  ``pool`` neighbours, SnapKV's ``kernel_size``; averaged over the query heads of the group) plus those ``observe`` tokens,
   ``budget`` in all; generated tokens are appended.
 
 Both are transformers cache layers that keep exact tokens and report the full sequence
@@ -16,6 +16,7 @@ FourierAttention and the full cache included, from a name and options.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -88,20 +89,31 @@ class StreamingCache(Cache):
 
 class SnapKVCache(Cache):
     """SnapKV over ``model``'s layers: compresses each layer's prompt once, from the queries of
-    the prompt's last ``observe`` tokens (seen through :func:`~videorope.analysis.qk_hook`,
-    held from construction until every layer has compressed its prompt; forwards with other
-    caches pass through it untouched)."""
+    the prompt's last ``observe`` tokens, seen through a :func:`~videorope.analysis.qk_hook` on
+    ``model`` (forwards with other caches pass through it untouched). The hook goes when every
+    layer has compressed its prompt, at :meth:`close`, or when the cache is dropped unused."""
 
-    def __init__(self, model: Any, budget: int, observe: int = 32, kernel: int = 7):
+    def __init__(self, model: Any, budget: int, observe: int = 32, pool: int = 7):
         if not 0 < observe < budget:
             raise ValueError(f"budget ({budget}) must exceed the observation window ({observe})")
-        if kernel < 1 or kernel % 2 == 0:
-            raise ValueError(f"kernel must be an odd number >= 1, got {kernel}")
+        if pool < 1 or pool % 2 == 0:
+            raise ValueError(f"pool (the pooling width) must be an odd number >= 1, got {pool}")
         num_layers = model.config.get_text_config().num_hidden_layers
         super().__init__(layers=[_EvictingLayer(budget) for _ in range(num_layers)])
-        self.observe, self.kernel, self.pending = observe, kernel, set(range(num_layers))
-        self._hook = qk_hook(model, self._compress)
-        self._hook.__enter__()
+        self.observe, self.pool, self.pending = observe, pool, set(range(num_layers))
+        me = weakref.ref(self)  # the hook must not keep the cache alive: dropping it removes the hook
+
+        def see(layer: int, module: Any, query: torch.Tensor, key: torch.Tensor) -> None:
+            if (cache := me()) is not None:
+                cache._compress(layer, module, query, key)
+
+        hook = qk_hook(model, see)
+        hook.__enter__()
+        self._unhook = weakref.finalize(self, hook.__exit__, None, None, None)
+
+    def close(self) -> None:
+        """Remove the hook from the model now (a no-op once it is gone)."""
+        self._unhook()
 
     def _compress(self, layer: int, module: Any, query: torch.Tensor, key: torch.Tensor) -> None:
         cached = self.layers[layer]
@@ -109,7 +121,7 @@ class SnapKVCache(Cache):
             return
         self.pending.discard(layer)
         if not self.pending:
-            self._hook.__exit__(None, None, None)
+            self.close()
         B, H, L, _ = cached.keys.shape
         if L <= cached.budget:
             return
@@ -118,7 +130,7 @@ class SnapKVCache(Cache):
         causal = torch.ones(self.observe, self.observe, dtype=torch.bool, device=logits.device).tril()
         logits[..., L - self.observe :] = logits[..., L - self.observe :].masked_fill(~causal, float("-inf"))
         scores = logits.softmax(-1)[..., : L - self.observe].sum(3).mean(2)  # (B, Hkv, L - w)
-        scores = F.avg_pool1d(scores, self.kernel, stride=1, padding=self.kernel // 2, count_include_pad=False)
+        scores = F.avg_pool1d(scores, self.pool, stride=1, padding=self.pool // 2, count_include_pad=False)
         top = scores.topk(cached.budget - self.observe, dim=-1).indices.sort(-1).values
         recent = torch.arange(L - self.observe, L, device=top.device).expand(B, H, -1)
         cached.keep(torch.cat([top, recent], dim=-1))
@@ -158,10 +170,10 @@ def _streaming(model: Any, attention_mask: torch.Tensor | None, budget: int, sin
 
 
 @CACHES.register("snapkv", paper="SnapKV (Li et al., 2024)", summary="prompt tokens the last queries attend to",
-                 options={"budget": REQUIRED, "observe": 32, "kernel": 7})  # fmt: skip
-def _snapkv(model: Any, attention_mask: torch.Tensor | None, budget: int, observe: int, kernel: int) -> Cache:
+                 options={"budget": REQUIRED, "observe": 32, "pool": 7})  # fmt: skip
+def _snapkv(model: Any, attention_mask: torch.Tensor | None, budget: int, observe: int, pool: int) -> Cache:
     _unpadded(attention_mask, "snapkv")
-    return SnapKVCache(model, budget, observe, kernel)
+    return SnapKVCache(model, budget, observe, pool)
 
 
 def build_cache(policy: str, model: Any, attention_mask: torch.Tensor | None = None, **options: Any) -> Cache:
