@@ -4,8 +4,8 @@
   recent ones, ``budget`` tokens per layer in all; older tokens are evicted as decoding goes.
 - ``snapkv`` (Li et al., 2024): after the prompt, each layer and KV head keeps the prompt
   tokens the last ``observe`` prompt queries attend to most (scores average-pooled over
-  ``pool`` neighbours, SnapKV's ``kernel_size``; averaged over the query heads of the group) plus those ``observe`` tokens,
-  ``budget`` in all; generated tokens are appended.
+  ``pool`` neighbours, SnapKV's ``kernel_size``; averaged over the query heads of the group)
+  plus those ``observe`` tokens, ``budget`` in all; generated tokens are appended.
 
 Both are transformers cache layers that keep exact tokens and report the full sequence
 length (positions stay right). They evict, so the attention mask no longer lines up with
