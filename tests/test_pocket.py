@@ -7,16 +7,18 @@ import pytest
 import yaml
 
 from videorope.pocket import SPECIAL_TOKENS, pocket_tokenizer, vocabulary
-from videorope.vruler import needles as nd
+from videorope.vruler.tasks.counting import counting_needles
+from videorope.vruler.tasks.multi_value import multi_value_needles
+from videorope.vruler.tasks.niah import retrieval_needle
 
 MODEL = Path(__file__).resolve().parents[1] / "configs" / "pocket" / "model.yaml"
 
 
 def test_every_vruler_question_is_in_vocabulary():
     tok = pocket_tokenizer()
-    texts = [nd.retrieval_needle(s, ask=a).question for s in range(500, 600) for a in ("label", "colour", "object")]
-    texts += [nd.counting_needles(s, [3, 16, 9])[0].question for s in range(500, 520)]
-    texts += [", ".join(nd.multi_value_needles(s, 5)[0].options) for s in range(500, 520)]
+    texts = [retrieval_needle(s, ask=a).question for s in range(500, 600) for a in ("label", "colour", "object")]
+    texts += [counting_needles(s, [3, 16, 9])[0].question for s in range(500, 520)]
+    texts += [", ".join(multi_value_needles(s, 5)[0].options) for s in range(500, 520)]
     for text in texts:
         assert tok.unk_token_id not in tok(text)["input_ids"], text
     assert tok.unk_token_id in tok("a zebra")["input_ids"]  # unknown words are <unk>, not dropped

@@ -44,15 +44,19 @@ def _vruler_texts() -> list[str]:
     from videorope.vruler import needles as nd
     from videorope.vruler.manifest import Sample
     from videorope.vruler.prompts import question_text
+    from videorope.vruler.tasks.counting import counting_needles
+    from videorope.vruler.tasks.multi_value import multi_value_needles
+    from videorope.vruler.tasks.niah import retrieval_needle
+    from videorope.vruler.tasks.ordering import ordering_needles
 
     texts = [NOISE, "system user assistant", " ".join(nd.COLOURS), " ".join(nd.OBJECTS)]
     texts += [" ".join(f"{o}s" for o in nd.OBJECTS), " ".join(chr(ord("A") + i) for i in range(26))]
     for seed in range(64):
         for ask in ("label", "colour", "object"):
-            texts.append(nd.retrieval_needle(seed, ask=ask).question)
-        texts.append(nd.counting_needles(seed, [1, 2])[0].question)
-        texts.append(nd.ordering_needles(seed, 4)[0].question)
-        texts.append(nd.multi_value_needles(seed)[0].question)
+            texts.append(retrieval_needle(seed, ask=ask).question)
+        texts.append(counting_needles(seed, [1, 2])[0].question)
+        texts.append(ordering_needles(seed, 4)[0].question)
+        texts.append(multi_value_needles(seed)[0].question)
     sample = Sample.from_dict(
         {"id": "x", "task": "x", "question": "Q?", "answer": "a", "scoring": "choice", "frame_count": 1,
          "depth": 0.0, "seed": 0, "haystack": "x", "haystack_range": [0, 1, 1], "inserts": [],

@@ -20,17 +20,16 @@ from videorope.vruler.needles import (
     MAX_COUNT,
     OBJECTS,
     NeedleSpec,
-    counting_needles,
     draw_needle,
     load_needles,
-    look_alikes,
-    multi_value_needles,
-    ordering_needles,
     png_bytes,
-    retrieval_needle,
     save_needles,
     write_needle_images,
 )
+from videorope.vruler.tasks.counting import counting_needles
+from videorope.vruler.tasks.multi_value import multi_value_needles
+from videorope.vruler.tasks.niah import look_alikes, retrieval_needle
+from videorope.vruler.tasks.ordering import ordering_needles
 
 ASKS = ("label", "colour", "object")
 ATTRS = ("object", "colour", "label")
@@ -354,7 +353,6 @@ def test_one_file_name_for_two_contents_is_an_error(tmp_path):
 
 
 def test_look_alikes_with_a_key_change_stay_unambiguous():
-    from videorope.vruler.needles import look_alikes, retrieval_needle
 
     needle = retrieval_needle(3)
     (d,) = look_alikes(needle, key="colour", seed=1)

@@ -2,9 +2,12 @@
 
 A needle is one image inserted as a frame into a long haystack video, plus the question a
 model is asked about it. This module draws needles (a coloured object with a number or
-letter on it, or k copies of an object for counting), generates seeded needle specs for
-the V-RULER task families, and reads and writes them as JSON so that users can supply
-their own images and questions in the same format.
+letter on it, or k copies of an object for counting), holds the needle spec and the
+building blocks of the seeded generators (each V-RULER task module owns its generator:
+``retrieval_needle`` and ``look_alikes`` in :mod:`videorope.vruler.tasks.niah`, the group
+generators in ``tasks.counting``, ``tasks.ordering`` and ``tasks.multi_value``), and reads
+and writes specs as JSON so that users can supply their own images and questions in the
+same format.
 
 Conventions:
 
@@ -56,10 +59,9 @@ import io
 import json
 import math
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from functools import lru_cache
-from itertools import permutations
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -77,15 +79,16 @@ __all__ = [
     "MAX_COUNT",
     "OBJECTS",
     "NeedleSpec",
-    "counting_needles",
+    "check_label",
+    "check_n_options",
     "draw_needle",
+    "drawn_spec",
+    "is_label",
     "load_needles",
-    "look_alikes",
-    "multi_value_needles",
-    "ordering_needles",
+    "new_label",
     "png_bytes",
-    "retrieval_needle",
     "save_needles",
+    "shuffled_options",
     "write_needle_images",
 ]
 
@@ -232,7 +235,8 @@ def _text_mask(text: str, max_w: float, max_h: float) -> Image.Image:
     return probe.resize((w, h), Image.Resampling.NEAREST)
 
 
-def _check_label(label: str) -> None:
+def check_label(label: str) -> None:
+    """ValueError unless ``label`` is "" or 1-3 ASCII letters or digits."""
     if not isinstance(label, str) or len(label) > 3 or not ((label.isascii() and label.isalnum()) or label == ""):
         raise ValueError(f"label must be '' or 1-3 ASCII letters/digits (e.g. '47', 'B'), got {label!r}")
 
@@ -261,7 +265,7 @@ def draw_needle(
         raise ValueError(f"unknown object {obj!r}; choose one of: {', '.join(OBJECTS)}")
     if colour not in COLOURS:
         raise ValueError(f"unknown colour {colour!r}; choose one of: {', '.join(COLOURS)}")
-    _check_label(label)
+    check_label(label)
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= MAX_COUNT):
         raise ValueError(f"count must be None or an int in [0, {MAX_COUNT}], got {count!r}")
     if count is not None and label:
@@ -485,7 +489,7 @@ def write_needle_images(folder: str | Path, needles: Iterable[NeedleSpec], *, si
 
 
 # --------------------------------------------------------------------------------------
-# Generators
+# Building blocks of the generators (each task module owns its own generator)
 # --------------------------------------------------------------------------------------
 
 
@@ -498,20 +502,22 @@ def _image_name(obj: str, colour: str, label: str = "", count: int | None = None
     return f"{IMAGE_DIR}/{stem}.png"
 
 
-def _spec(**kw: Any) -> NeedleSpec:
+def drawn_spec(**kw: Any) -> NeedleSpec:
+    """A :class:`NeedleSpec` of a drawable needle, its image named after what it shows."""
     kw["image"] = _image_name(
         kw["object"], kw["colour"], kw.get("label", ""), kw.get("count"), kw.get("layout_seed", 0)
     )
     return NeedleSpec(**kw)
 
 
-def _new_label(rng: random.Random, avoid: Iterable[str] = ()) -> str:
+def new_label(rng: random.Random, avoid: Iterable[str] = ()) -> str:
+    """A two-digit label from :data:`LABEL_RANGE`, none of ``avoid``."""
     avoid = set(avoid)
     choices = [str(v) for v in range(LABEL_RANGE[0], LABEL_RANGE[1] + 1) if str(v) not in avoid]
     return rng.choice(choices)
 
 
-def _options(rng: random.Random, answer: str, alternatives: Sequence[str], n_options: int) -> tuple[str, ...]:
+def shuffled_options(rng: random.Random, answer: str, alternatives: Sequence[str], n_options: int) -> tuple[str, ...]:
     """``answer`` plus ``n_options - 1`` of ``alternatives`` (distinct, != answer), shuffled."""
     pool = [a for a in dict.fromkeys(alternatives) if a != answer]
     options = [answer, *rng.sample(pool, min(n_options - 1, len(pool)))]
@@ -519,215 +525,16 @@ def _options(rng: random.Random, answer: str, alternatives: Sequence[str], n_opt
     return tuple(options)
 
 
-def _check_n_options(n_options: int) -> None:
+def check_n_options(n_options: int) -> None:
+    """ValueError unless ``n_options`` is an int >= 2."""
     if isinstance(n_options, bool) or not isinstance(n_options, int) or n_options < 2:
         raise ValueError(f"n_options must be an int >= 2, got {n_options!r}")
 
 
-_QUESTIONS: dict[str, Callable[[str, str, str], str]] = {
-    "label": lambda o, c, lab: f"What number is written on the {c} {o}?",
-    "colour": lambda o, c, lab: f"What colour is the {o} with the number {lab} on it?",
-    "object": lambda o, c, lab: f"What shape is the {c} object with the number {lab} on it?",
-}
-
-
-def retrieval_needle(
-    seed: int, *, ask: str = "label", n_options: int = 4, labels: Sequence[str] | None = None
-) -> NeedleSpec:
-    """A V-NIAH needle: one labelled object, a question about one of its attributes.
-
-    ``ask="label"`` (default): "What number is written on the <colour> <object>?", answer
-    the label: a two-digit number from :data:`LABEL_RANGE`, or one of ``labels`` when given
-    (a smaller label set makes the needles easier to read, e.g. for a model trained from
-    scratch). ``ask="colour"`` / ``"object"`` ask for the colour / shape of the object with
-    a given number. ``n_options`` options of the asked attribute, the answer among them, in
-    an order drawn from ``seed``. Pure function of its arguments.
-    """
-    if ask not in _QUESTIONS:
-        raise ValueError(f"ask must be one of: {', '.join(_QUESTIONS)}; got {ask!r}")
-    _check_n_options(n_options)
-    if labels is None:
-        labels = [str(v) for v in range(LABEL_RANGE[0], LABEL_RANGE[1] + 1)]
-    else:
-        labels = list(dict.fromkeys(str(v) for v in labels))
-        for label in labels:
-            _check_label(label)
-        if "" in labels:
-            raise ValueError("labels must not contain '' (a needle's label is what the question asks for)")
-    domain = {"object": list(OBJECTS), "colour": list(COLOURS), "label": labels}[ask]
-    if n_options > len(domain):
-        raise ValueError(f"n_options={n_options} exceeds the {len(domain)} possible values of {ask!r}")
-    rng = random.Random(seed)
-    obj, colour, label = rng.choice(OBJECTS), rng.choice(list(COLOURS)), rng.choice(labels)
-    attrs = {"object": obj, "colour": colour, "label": label}
-    answer = attrs[ask]
-    return _spec(
-        question=_QUESTIONS[ask](obj, colour, label),
-        answer=answer,
-        options=_options(rng, answer, domain, n_options),
-        kind="retrieval",
-        asked=ask,
-        **attrs,
-    )
-
-
-def look_alikes(
-    needle: NeedleSpec, n: int = 1, *, seed: int = 0, key: str | Sequence[str] | None = None
-) -> list[NeedleSpec]:
-    """``n`` distractors for ``needle`` that differ from it in exactly the asked attribute.
-
-    Each distractor keeps every attribute of ``needle`` except ``needle.asked`` ("label",
-    "colour" or "object"), which takes a value from ``needle.options`` other than the
-    answer: the distractor's value is a lure among the options by construction, and never
-    the answer. Distractors are distinct from each other; question and options are the
-    needle's, ``answer`` the distractor's own value, ``kind="distractor"``. ``seed`` picks
-    which wrong options become lures. ``n`` must be at most ``len(needle.options) - 1``.
-
-    A look-alike that differs ONLY in the asked attribute makes the question ambiguous
-    (two red balloons, two numbers). ``key="colour"`` (or ``"object"``) also changes that
-    identifying attribute to another value, so the question names the needle alone while
-    the distractor still looks alike and carries a lure among the options. ``key=("colour",
-    "object")`` changes both (a look-alike that is easier to tell apart).
-    """
-    if needle.asked not in _QUESTIONS or not needle.drawable or needle.count is not None:
-        raise ValueError(
-            f"look_alikes needs a drawable single-object needle asking 'label', 'colour' or 'object'; got "
-            f"asked={needle.asked!r}, object={needle.object!r}, colour={needle.colour!r}, count={needle.count}"
-        )
-    wrong = [o for o in needle.options if o != needle.answer]
-    if needle.asked == "object":
-        wrong = [o for o in wrong if o in OBJECTS]
-    elif needle.asked == "colour":
-        wrong = [o for o in wrong if o in COLOURS]
-    else:
-        wrong = [o for o in wrong if _is_label(o)]
-    if not 0 <= n <= len(wrong):
-        raise ValueError(f"n={n} look-alikes requested but the needle has only {len(wrong)} drawable wrong options")
-    keys = () if key is None else (key,) if isinstance(key, str) else tuple(key)
-    if any(k == needle.asked or k not in ("colour", "object") for k in keys) or len(set(keys)) != len(keys):
-        raise ValueError(
-            f"key must be 'colour', 'object' or both, each differing from the asked attribute, got {key!r}"
-        )
-    rng = random.Random(seed)
-    out = []
-    for value in rng.sample(wrong, n):
-        kw = {k: getattr(needle, k) for k in ("question", "options", "asked", "object", "colour", "label")}
-        kw[needle.asked] = value
-        for k in keys:
-            domain = OBJECTS if k == "object" else tuple(COLOURS)
-            kw[k] = rng.choice([v for v in domain if v != getattr(needle, k)])
-        out.append(_spec(**kw, answer=value, kind="distractor"))
-    return out
-
-
-def _is_label(value: str) -> bool:
+def is_label(value: str) -> bool:
+    """Whether ``value`` could be drawn as a label (1-3 ASCII letters or digits)."""
     try:
-        _check_label(value)
+        check_label(value)
     except ValueError:
         return False
     return value != ""
-
-
-def counting_needles(seed: int, counts: Sequence[int], *, n_options: int = 4) -> list[NeedleSpec]:
-    """Counting needles: one image per entry of ``counts``, each with that many copies of one object.
-
-    All images show the same object in the same colour (drawn from ``seed``); spec ``i``
-    has ``count == counts[i]`` (its per-image count) and its own ``layout_seed``. Every
-    spec carries the group's question "How many <colour> <object>s are shown in total?",
-    answer ``str(sum(counts))``, and ``n_options`` options: the answer and nearby
-    non-negative integers, shuffled.
-    """
-    _check_n_options(n_options)
-    counts = list(counts)
-    if not counts or any(isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= MAX_COUNT for k in counts):
-        raise ValueError(f"counts must be a non-empty list of ints in [0, {MAX_COUNT}], got {counts!r}")
-    rng = random.Random(seed)
-    obj, colour = rng.choice(OBJECTS), rng.choice(list(COLOURS))
-    total = sum(counts)
-    near = [str(total + d) for d in range(-n_options, n_options + 1) if total + d >= 0 and d != 0]
-    near.sort(key=lambda s: abs(int(s) - total))
-    options = _options(rng, str(total), near[: n_options - 1], n_options)
-    question = f"How many {colour} {obj}s are shown in total?"
-    return [
-        _spec(
-            question=question,
-            answer=str(total),
-            options=options,
-            kind="counting",
-            asked="count",
-            object=obj,
-            colour=colour,
-            count=k,
-            layout_seed=rng.randrange(2**31),
-        )
-        for k in counts
-    ]
-
-
-def ordering_needles(seed: int, n: int = 3, *, n_options: int = 4) -> list[NeedleSpec]:
-    """``n`` (2 to 4) needles for "In which order do these appear?", pairwise different in object AND colour.
-
-    Each is one unlabelled object. The list order is the order of appearance; the answer
-    names them in that order ("red star, blue heart, green circle") and the options are
-    ``min(n_options, n!)`` distinct orders of the same objects, shuffled.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 4:
-        raise ValueError(f"n must be an int in [2, 4], got {n!r}")
-    _check_n_options(n_options)
-    rng = random.Random(seed)
-    pairs = list(zip(rng.sample(OBJECTS, n), rng.sample(list(COLOURS), n), strict=True))
-    names = [f"{c} {o}" for o, c in pairs]
-    answer = ", ".join(names)
-    orders = [", ".join(p) for p in permutations(names)]
-    options = _options(rng, answer, orders, n_options)
-    question = "In which order do these objects appear in the video: " + ", ".join(sorted(names)) + "?"
-    return [
-        _spec(question=question, answer=answer, options=options, kind="ordering", asked="order", object=o, colour=c)
-        for o, c in pairs
-    ]
-
-
-def multi_value_needles(seed: int, n: int = 3, *, n_options: int = 4) -> list[NeedleSpec]:
-    """Multi-key multi-value: ``n`` (>= 2) needles sharing the key (object + colour) with distinct labels.
-
-    The list order is the order of appearance. Question "What numbers are written on the
-    <colour> <object>s, in order of appearance?", answer the labels in list order joined by
-    ", ". Options: the answer, other orders of the same labels, and lists with one label
-    replaced; distinct, shuffled.
-    """
-    if isinstance(n, bool) or not isinstance(n, int) or not 2 <= n <= 8:
-        raise ValueError(f"n must be an int in [2, 8], got {n!r}")
-    _check_n_options(n_options)
-    rng = random.Random(seed)
-    obj, colour = rng.choice(OBJECTS), rng.choice(list(COLOURS))
-    labels = [str(v) for v in rng.sample(range(LABEL_RANGE[0], LABEL_RANGE[1] + 1), n)]
-    answer = ", ".join(labels)
-    alternatives: list[str] = []
-    for _ in range(100 * n_options):
-        alt = list(labels)
-        if rng.random() < 0.5:
-            rng.shuffle(alt)
-        else:
-            alt[rng.randrange(n)] = _new_label(rng, avoid=labels)
-        text = ", ".join(alt)
-        if text != answer and text not in alternatives:
-            alternatives.append(text)
-            if len(alternatives) == n_options - 1:
-                break
-    else:
-        raise ValueError(f"could not draw n_options={n_options} distinct options for {n} labels; ask for fewer")
-    question = f"What numbers are written on the {colour} {obj}s, in order of appearance?"
-    options = _options(rng, answer, alternatives, n_options)
-    return [
-        _spec(
-            question=question,
-            answer=answer,
-            options=options,
-            kind="multi_value",
-            asked="labels",
-            object=obj,
-            colour=colour,
-            label=label,
-        )
-        for label in labels
-    ]

@@ -9,14 +9,13 @@ tasks whose depth opens a window to its right (``window=True``) skip depth 1.
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from videorope.registry import Registry
 from videorope.vruler.haystack import VideoInfo
 from videorope.vruler.manifest import Insert, Sample
-from videorope.vruler.needles import IMAGE_DIR, NeedleSpec, look_alikes, retrieval_needle
+from videorope.vruler.needles import IMAGE_DIR, NeedleSpec
 
 __all__ = ["TASKS", "Cell", "Material", "group_sample", "make_sample"]
 
@@ -56,27 +55,6 @@ class Material:
     streams: dict[str, random.Random] = field(default_factory=dict)
     cache: dict = field(default_factory=dict)
     """What a task loads once per suite (e.g. a needle file), keyed as the task likes."""
-
-    def retrieval(self, seed: int, n_options: int, labels: Sequence[str] | None = None) -> NeedleSpec:
-        """A retrieval needle: one of the user's (not a distractor), else a drawn one
-        (labelled from ``labels`` when given)."""
-        own = [n for n in self.user_needles if n.kind != "distractor"]
-        if own:
-            return random.Random(seed).choice(own)
-        return retrieval_needle(seed, n_options=n_options, labels=labels)
-
-    def look_alike(
-        self, needle: NeedleSpec, rng: random.Random, keys: Sequence[str] | None = None
-    ) -> NeedleSpec | None:
-        """A distractor for ``needle``: drawn (same object, other colour, a lure number among the
-        options, so the question still names the needle alone; ``keys`` names the attributes
-        that differ instead, e.g. colour and object) or, for a user needle, one of the user's
-        ``kind: distractor`` needles with the same question (``None`` if there is none)."""
-        if needle.drawable and needle.asked:
-            key = keys or ("colour" if needle.asked != "colour" else "object")
-            return look_alikes(needle, seed=rng.randrange(2**31), key=key)[0]
-        mates = [n for n in self.user_needles if n.kind == "distractor" and n.question == needle.question]
-        return rng.choice(mates) if mates else None
 
     def use(self, needle: NeedleSpec) -> str:
         """Record ``needle`` for writing and return its image path."""

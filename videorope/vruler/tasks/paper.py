@@ -36,15 +36,12 @@ from pathlib import Path
 from videorope.vruler import paper
 from videorope.vruler.haystack import VideoInfo, probe
 from videorope.vruler.manifest import Insert, Sample
-from videorope.vruler.needles import (
-    NeedleSpec,
-    counting_needles,
-    look_alikes,
-    multi_value_needles,
-    ordering_needles,
-    retrieval_needle,
-)
+from videorope.vruler.needles import NeedleSpec
 from videorope.vruler.tasks.base import TASKS, Cell, Material
+from videorope.vruler.tasks.counting import counting_needles
+from videorope.vruler.tasks.multi_value import multi_value_needles
+from videorope.vruler.tasks.niah import look_alikes, retrieval_needle
+from videorope.vruler.tasks.ordering import ordering_needles
 
 __all__ = ["SETS", "NeedleSet", "StackQuestion", "drawn_sets", "find_image", "load_questions", "load_sets"]
 

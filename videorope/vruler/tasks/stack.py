@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from videorope.vruler.manifest import Sample
 from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
+from videorope.vruler.tasks.niah import retrieval
 
 
 @TASKS.register(
@@ -20,7 +21,7 @@ from videorope.vruler.tasks.base import TASKS, Cell, Material, make_sample
 def multimodal_stack(cell: Cell, material: Material, *, text_tokens: int, filler: str, n_options: int) -> Sample:
     if text_tokens < 1:
         raise ValueError(f"multimodal-stack text_tokens must be >= 1, got {text_tokens}")
-    needle = material.retrieval(cell.seed, n_options)
+    needle = retrieval(material, cell.seed, n_options)
     context = {"text_tokens": text_tokens, "filler": filler, "video_depth": cell.depth}
     return make_sample(
         cell,
