@@ -353,7 +353,6 @@ def test_one_file_name_for_two_contents_is_an_error(tmp_path):
 
 
 def test_look_alikes_with_a_key_change_stay_unambiguous():
-
     needle = retrieval_needle(3)
     (d,) = look_alikes(needle, key="colour", seed=1)
     assert d.object == needle.object and d.colour != needle.colour and d.label != needle.label
