@@ -20,7 +20,7 @@ from common import device, median_seconds
 
 import videorope
 from videorope.io import write_json
-from videorope.models import tiny_model
+from videorope.testing import tiny_model
 
 
 def video_prompt(config, frames: int, h: int, w: int, text: int = 16) -> dict[str, torch.Tensor]:

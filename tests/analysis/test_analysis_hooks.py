@@ -9,7 +9,8 @@ import torch
 from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
 
 from videorope.analysis import attention_rows, band_dims, capture, inject_noise, mask_heads, qk_hook, query_positions
-from videorope.models import load_model, tiny_model
+from videorope.models import load_model
+from videorope.testing import tiny_model
 
 FAMILIES = [("llama", "eager"), ("llama", "sdpa"), ("qwen3", "sdpa")]
 

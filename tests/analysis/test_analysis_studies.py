@@ -10,8 +10,8 @@ import pytest
 
 from videorope.analysis import ANALYSES, AnalyzeConfig, analyze
 from videorope.cli import main
-from videorope.models import tiny_model, tiny_tokenizer
 from videorope.niah import runner as niah_runner
+from videorope.testing import tiny_model, tiny_tokenizer
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from transformers import DynamicCache
 from videorope.cache import FourierCache, FourierOptions, FourierPlan, reference_attention
 from videorope.cache.dft import affine_fit, reconstruct, truncated_dft
 from videorope.cache.fourier import expected_nbytes
-from videorope.models import tiny_model
+from videorope.testing import tiny_model
 
 OPTIONS = {"max_length": 200, "sinks": 4, "window": 16, "frequencies": 8}
 
@@ -268,7 +268,7 @@ def test_unapply_lets_the_fourier_attention_go(monkeypatch):
     import videorope
     from videorope.cache import attention
     from videorope.integrations import base
-    from videorope.models import tiny_model
+    from videorope.testing import tiny_model
 
     clean = {k: v for k, v in ALL_ATTENTION_FUNCTIONS._local_mapping.items() if not hasattr(v, "videorope_fourier")}
     monkeypatch.setattr(ALL_ATTENTION_FUNCTIONS, "_local_mapping", dict(clean))

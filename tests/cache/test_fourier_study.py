@@ -13,8 +13,8 @@ from videorope.cache import FourierPlan
 from videorope.cache.study import FourierEvalConfig, continuation_perplexity, run_eval
 from videorope.cli import main
 from videorope.extend import perplexity
-from videorope.models import tiny_model, tiny_tokenizer
 from videorope.niah import runner as niah_runner
+from videorope.testing import tiny_model, tiny_tokenizer
 
 
 @pytest.fixture(scope="module")

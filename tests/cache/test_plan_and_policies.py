@@ -18,7 +18,7 @@ from videorope.cache.calibrate import (
 )
 from videorope.cache.plan import kv_shape
 from videorope.cache.policies import build_cache
-from videorope.models import tiny_model
+from videorope.testing import tiny_model
 
 
 def test_the_inverted_pyramid_is_the_papers_schedule_and_compresses_about_76_percent():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import videorope
-from videorope.models import tiny_model
 from videorope.rope import LAYOUTS, positions
+from videorope.testing import tiny_model
 
 FAMILIES = ["qwen2_vl", "qwen2_5_vl", "qwen3_vl"]
 STOCK_LAYOUT = {"qwen2_vl": "mrope", "qwen2_5_vl": "mrope-time", "qwen3_vl": "qwen3"}

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import videorope
-from videorope.models import tiny_model
 from videorope.rope import default_inv_freq
+from videorope.testing import tiny_model
 
 
 def stock_with(family, rope_parameters, seed=0):

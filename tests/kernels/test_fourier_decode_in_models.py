@@ -10,7 +10,7 @@ from conftest import every_other_channel_plan, passkey_prompt
 
 from videorope.cache import FourierCache, FourierOptions
 from videorope.cache.attention import left_pad
-from videorope.models import tiny_model
+from videorope.testing import tiny_model
 
 OPTIONS = {"max_length": 200, "sinks": 4, "window": 16, "frequencies": 8}
 

@@ -10,7 +10,7 @@ import torch
 
 import videorope
 from videorope.kernels.dispatch import check_kernel
-from videorope.models import tiny_model
+from videorope.testing import tiny_model
 
 ROWS = [[("text", 3), ("video", 2, 2, 2), ("text", 4)], [("text", 6), ("image", 2, 2), ("text", 2)]]
 

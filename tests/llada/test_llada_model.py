@@ -12,8 +12,8 @@ from safetensors.torch import save_file
 
 import videorope
 from videorope.llada import LLaDAConfig, load_llada, tiny_llada
-from videorope.models import tiny_model
 from videorope.rope.scaling import default_inv_freq
+from videorope.testing import tiny_model
 
 
 def _later_token_moves_first_logits(model) -> float:
@@ -114,7 +114,7 @@ def test_the_niah_command_runs_through_the_sampler_on_a_written_checkpoint(tmp_p
     """``videorope llada niah`` on a tiny checkpoint in the published layout with its tokenizer:
     samples, replies scored by the NIAH runner, and the report with its heatmap."""
     from videorope.cli import main
-    from videorope.models import tiny_tokenizer
+    from videorope.testing import tiny_tokenizer
 
     model = tiny_llada(max_sequence_length=512)
     _write(model, tmp_path / "ckpt")

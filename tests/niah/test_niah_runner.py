@@ -9,9 +9,10 @@ import pytest
 
 import videorope
 from videorope.cli import main
-from videorope.models import load_model, tiny_model, tiny_tokenizer
+from videorope.models import load_model
 from videorope.niah import NiahConfig, evaluate, generate, read_results, report
 from videorope.niah import runner as niah_runner
+from videorope.testing import tiny_model, tiny_tokenizer
 
 
 def test_real_model_finds_single_needles_and_the_report_draws_them(tmp_path):

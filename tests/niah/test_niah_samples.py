@@ -8,9 +8,10 @@ import re
 import pytest
 import transformers
 
-from videorope.models import embedded_model_path, tiny_tokenizer
+from videorope.models import embedded_model_path
 from videorope.niah import NiahConfig, encode_prompt, generate, read_samples, score
 from videorope.niah.tasks import needle_sentence
+from videorope.testing import tiny_tokenizer
 
 ALL_TASKS = {"single": {}, "multikey": {"needles": 3}, "multivalue": {"values": 3}, "multiquery": {"queries": 2}}
 

@@ -19,8 +19,8 @@ import pytest
 import torch
 
 import videorope
-from videorope.models import tiny_model
 from videorope.rope import positions, text_step
+from videorope.testing import tiny_model
 
 GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "videorope_positions.json").read_text())
 ORACLES = {  # released function -> (our layout, options)
