@@ -30,9 +30,9 @@ import torch
 from common import device, median_seconds
 
 from videorope.analysis import attention_rows, capture, contribution_profile, entropy, positional_scores
-from videorope.extend import text_ids
 from videorope.io import write_json
 from videorope.models import load_model, load_text_config
+from videorope.perplexity import text_ids
 
 CASES = ("forward", "capture", "positional", "contributions", "entropy")
 

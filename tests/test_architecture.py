@@ -89,3 +89,23 @@ def test_the_core_imports_nothing_above_it():
 
 def test_the_cycle_finder_finds_a_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+def test_library_packages_load_no_models_and_run_no_studies():
+    """``analysis``, ``cache``, ``llada`` and ``niah`` work on models they are given: they reach
+    neither the loaders (``videorope.models``) nor the experiment runners (``videorope.studies``)."""
+    graph = import_graph()
+
+    def reach(module: str) -> set[str]:
+        seen, todo = set(), [module]
+        while todo:
+            for target in graph[todo.pop()] - seen:
+                seen.add(target)
+                todo.append(target)
+        return seen
+
+    library = [m for m in graph if m.split(".")[1:2] in (["analysis"], ["cache"], ["llada"], ["niah"])]
+    assert len(library) > 15
+    for module in library:
+        above = {m for m in reach(module) if m == "videorope.models" or m.startswith("videorope.studies")}
+        assert not above, f"{module} reaches {sorted(above)}"

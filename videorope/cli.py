@@ -142,7 +142,7 @@ def _niah_eval(args: argparse.Namespace) -> None:
 
 
 def _llada_niah(args: argparse.Namespace) -> None:
-    from videorope.llada.niah import run_niah
+    from videorope.studies.llada import run_niah
 
     options = _positional_options(args, ("factor", "target_length"))
     report = run_niah(args.model, args.out, tuple(args.lengths), _niah_sweep(args), args.scaling, options,
@@ -162,7 +162,7 @@ def _niah_sweep(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _extend(args: argparse.Namespace) -> None:
-    from videorope.extend import ExtendConfig, run_extend
+    from videorope.studies.extend import ExtendConfig, run_extend
 
     niah = _niah_sweep(args)
     config = ExtendConfig(model=args.model, methods=tuple(args.methods.split(",")), lengths=tuple(args.lengths),
@@ -171,7 +171,7 @@ def _extend(args: argparse.Namespace) -> None:
 
 
 def _analyze(args: argparse.Namespace) -> None:
-    from videorope.analysis import AnalyzeConfig, analyze
+    from videorope.studies.analysis import AnalyzeConfig, analyze
 
     niah = _niah_sweep(args)
     config = AnalyzeConfig(model=args.model, methods=tuple(args.methods.split(",")), target_length=args.target_length,
@@ -195,7 +195,7 @@ def _cache_flags(p: argparse.ArgumentParser) -> None:
 
 def _fourier_calibrate(args: argparse.Namespace) -> None:
     from videorope.cache import FourierOptions
-    from videorope.cache.study import REPLY, calibrate_model
+    from videorope.studies.fourier import REPLY, calibrate_model
 
     options = FourierOptions(sinks=args.sinks, window=args.window, frequencies=args.frequencies, max_new_tokens=REPLY)
     report = calibrate_model(args.model, args.out, options, args.schedule, args.recipe, args.prompts, args.text,
@@ -208,7 +208,7 @@ def _fourier_calibrate(args: argparse.Namespace) -> None:
 
 
 def _fourier_eval(args: argparse.Namespace) -> None:
-    from videorope.cache.study import FourierEvalConfig, run_eval
+    from videorope.studies.fourier import FourierEvalConfig, run_eval
 
     config = FourierEvalConfig(model=args.model, variants=tuple(args.variants.split(",")),
                                baselines=tuple(b for b in args.baselines.split(",") if b), lengths=tuple(args.lengths),
@@ -228,7 +228,7 @@ def _finetune(args: argparse.Namespace) -> None:
 def _demo(args: argparse.Namespace) -> None:
     import dataclasses
 
-    from videorope.demo import load_demo, run_demo
+    from videorope.studies.demo import load_demo, run_demo
 
     config = load_demo(args.config, args.set)
     config = dataclasses.replace(config, out=args.out or config.out, retrain=args.retrain or config.retrain)

@@ -225,8 +225,8 @@ def test_real_model_finds_the_passkey_through_a_compressed_middle():
     bins (plan calibrated on other text): the same greedy reply as the full cache. (At this
     length and 128 bins the inverted pyramid's 76% garbles digits; the study measures that.)"""
     from videorope.cache.calibrate import calibrate
-    from videorope.extend import text_ids
     from videorope.models import load_model
+    from videorope.perplexity import text_ids
 
     model, tokenizer = load_model("smollm2", attn_implementation="sdpa")
     ids = passkey_prompt(tokenizer, 30)

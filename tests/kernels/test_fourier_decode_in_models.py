@@ -65,8 +65,8 @@ def test_smollm2_greedy_reply_is_the_same_through_the_kernel():
     those of the cache read back densely. (Short, since Triton's interpreter runs ~1 s per
     token per layer here; tests/cache holds the longer passkey test.)"""
     from videorope.cache.calibrate import Calibration, calibrate
-    from videorope.extend import text_ids
     from videorope.models import load_model
+    from videorope.perplexity import text_ids
 
     model, tokenizer = load_model("smollm2", attn_implementation="sdpa")
     ids = passkey_prompt(tokenizer, 6)

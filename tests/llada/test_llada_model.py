@@ -122,10 +122,13 @@ def test_the_niah_command_runs_through_the_sampler_on_a_written_checkpoint(tmp_p
     argv = ["llada", "niah", "--model", str(tmp_path / "ckpt"), "--lengths", "512,768", "--depths", "2",
             "--scaling", "critical-ntk", "--target-length", "1k", "--out", str(tmp_path / "out"), "-q"]  # fmt: skip
     main(argv)
-    results = (tmp_path / "out" / "run" / "results.jsonl").read_text().splitlines()
+    results = (tmp_path / "out" / "runs" / "critical-ntk" / "results.jsonl").read_text().splitlines()
     assert len(results) == 4 and (tmp_path / "out" / "report" / "niah.md").exists()
     assert list((tmp_path / "out" / "report").glob("*.png"))
-    assert json.loads((tmp_path / "out" / "run" / "run.json").read_text())["positional"]["scaling"] == "critical-ntk"
+    assert (
+        json.loads((tmp_path / "out" / "runs" / "critical-ntk" / "run.json").read_text())["positional"]["scaling"]
+        == "critical-ntk"
+    )
 
 
 def test_rms_norm_rounds_before_the_weight_as_llada_does():

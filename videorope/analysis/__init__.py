@@ -2,7 +2,8 @@
 loaded transformers model without changing its outputs, and what they explain: per-pair
 logit contributions, positional heads, head ablation, attention entropy, noise injection
 below vs above the critical dimension, and sink geometry. Each diagnostic is a library
-function; :func:`analyze` runs one as a study that writes JSON, a PNG and markdown."""
+function of a loaded model; :func:`videorope.studies.analysis.analyze` runs one as a study
+that writes JSON, a PNG and markdown."""
 
 from videorope.analysis.attention import attention_rows, entropy, js_divergence
 from videorope.analysis.hooks import Capture, attention_layers, capture, mask_heads, qk_hook, query_positions
@@ -15,15 +16,10 @@ from videorope.analysis.pairs import (
     spearman,
 )
 from videorope.analysis.sink import first_direction_share, sink_geometry
-from videorope.analysis.studies import ANALYSES, AnalyzeConfig, Study, analyze
 
 __all__ = [
-    "ANALYSES",
     "BANDS",
-    "AnalyzeConfig",
     "Capture",
-    "Study",
-    "analyze",
     "attention_layers",
     "attention_rows",
     "band_dims",

@@ -12,7 +12,7 @@ pytest.importorskip("torchvision")
 pytest.importorskip("accelerate")
 
 from videorope.cli import main  # noqa: E402
-from videorope.demo import DEFAULT_CONFIG, RECIPE, load_demo, run_demo  # noqa: E402
+from videorope.studies.demo import DEFAULT_CONFIG, RECIPE, load_demo, run_demo  # noqa: E402
 
 SMALL = [
     "train_suite.depths=[0.0, 1.0]", "train_suite.samples_per_cell=2", "train_suite.frame_counts=[6]",

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from videorope.cli import main
-from videorope.extend import ExtendConfig, effective_length, method_options, perplexity, run_extend
+from videorope.perplexity import perplexity
+from videorope.studies.extend import ExtendConfig, effective_length, method_options, run_extend
 from videorope.testing import tiny_model, tiny_tokenizer
 
 
@@ -58,7 +59,7 @@ def test_study_writes_every_number_and_resumes(checkpoint, tmp_path, monkeypatch
         assert all(p > 1 for p in r["perplexity"].values()) and f"| {method} |" in md
     assert summary["methods"]["ntk"]["options"] == {"scaling": "ntk", "factor": 800 / 512}
     assert (tmp_path / "study" / "niah.png").is_file()
-    import videorope.extend as extend
+    import videorope.studies.extend as extend
 
     monkeypatch.setattr(extend, "perplexity", lambda *a, **k: pytest.fail("recomputed"))
     run_extend(config, progress=False)  # everything measured is reused

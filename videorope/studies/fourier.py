@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from videorope import theory
@@ -27,15 +27,15 @@ from videorope.cache.calibrate import CALIBRATIONS, channel_errors, kept_vs_crit
 from videorope.cache.fourier import FourierOptions, expected_nbytes
 from videorope.cache.plan import FourierPlan, kv_shape, schedule
 from videorope.cache.policies import build_cache
-from videorope.extend import text_ids
-from videorope.io import atomic_path, read_by_length, write_by_length, write_json
 from videorope.models import load_model
-from videorope.niah import NiahConfig, evaluate, generate, read_results
+from videorope.niah import NiahConfig, generate
 from videorope.niah.samples import encode_prompt, read_samples
+from videorope.perplexity import continuation_perplexity, text_ids
 from videorope.stats import paired_difference, wilson
+from videorope.studies.sweep import Sweep, publish
 from videorope.viz import plot_lines, plt, save_figure
 
-__all__ = ["RECIPES", "FourierEvalConfig", "Recipe", "calibrate_model", "continuation_perplexity", "run_eval"]
+__all__ = ["RECIPES", "REPLY", "FourierEvalConfig", "Recipe", "calibrate_model", "run_eval"]
 
 REPLY = 64
 """Tokens planned beyond a NIAH prompt (the reply)."""
@@ -185,20 +185,6 @@ def calibrate_model(
     return _calibrate(model.eval(), model_name, ids, options, recipe, (spec,), [out], progress)[0]
 
 
-@torch.no_grad()
-def continuation_perplexity(model: Any, ids: torch.Tensor, context: int, cache: Any, chunk: int = 32) -> float:
-    """exp(mean NLL) of ``ids[context:]`` (ids (L,)) after an exact prefill of ``ids[:context]``
-    into ``cache``, the rest fed ``chunk`` tokens at a time so each chunk reads the cache."""
-    device = next(model.parameters()).device
-    ids = ids.to(device)
-    logits = [model(input_ids=ids[None, :context], past_key_values=cache, use_cache=True, logits_to_keep=1).logits[0]]
-    for start in range(context, len(ids) - 1, chunk):
-        piece = ids[start : min(start + chunk, len(ids) - 1)]
-        logits.append(model(input_ids=piece[None], past_key_values=cache, use_cache=True).logits[0])
-    nll = torch.nn.functional.cross_entropy(torch.cat(logits).float(), ids[context:], reduction="mean")
-    return math.exp(nll.item())
-
-
 def _plan_path(out: Path, schedule_spec: str, calibration: str) -> Path:
     return out / "plans" / f"{schedule_spec.replace(':', '-')}@{calibration}.json"
 
@@ -258,45 +244,34 @@ def _cache_fn(config: FourierEvalConfig, model: Any, method: dict[str, Any], new
     return lambda mask: build_cache("fourier", model, mask, plan=method["plan"], **options)
 
 
-def _niah_scores(results: Path) -> dict[str, dict[str, float]]:
-    """length -> sample id -> score, from a run's results."""
-    scores: dict[str, dict[str, float]] = {}
-    for r in read_results(results):
-        scores.setdefault(str(r["length"]), {})[r["id"]] = r["score"]
-    return scores
-
-
 def run_eval(config: FourierEvalConfig, progress: bool = True) -> Path:
     """Run (or resume) the comparison; returns ``out/fourier.md`` (``fourier.json`` and
     ``memory.png`` beside it)."""
     out = Path(config.out)
     model, tokenizer = load_model(config.model, attn_implementation="sdpa")
     model.eval()
-    niah = dataclasses.replace(NiahConfig(**config.niah), lengths=tuple(config.lengths))
-    plans = _plans(config, model, tokenizer, niah, out, progress)
-    samples = generate(niah, tokenizer, out / "niah", progress=progress)
+    sweep = Sweep(out, tokenizer, dataclasses.replace(NiahConfig(**config.niah), lengths=config.lengths), progress)
+    plans = _plans(config, model, tokenizer, sweep.niah, out, progress)
     skip = config.calibration * (max(config.lengths) + max(REPLY, config.tail))  # text no calibration saw
     text = text_ids(tokenizer, config.text, skip + max(config.lengths))[skip:]
     results = {}
     for name, m in tqdm(_methods(config, model, plans).items(), desc="caches", disable=not progress):
-        run = out / "runs" / name.replace(" ", "-").replace(":", "-")
         label = json.dumps({"model": config.model, "policy": m["policy"], "options": m["options"]})
-        scores = _niah_scores(evaluate(model, tokenizer, samples, run, name=label, max_new_tokens=None,
-                                       cache=_cache_fn(config, model, m, REPLY), progress=progress))  # fmt: skip
-        ppl_run = {"cache": label, "text": config.text, "tail": config.tail}
-        ppl = read_by_length(run / "perplexity.json", ppl_run)
-        for length in config.lengths:
-            if length not in ppl:
-                cache = _cache_fn(config, model, m, config.tail)(None)
-                ppl[length] = continuation_perplexity(model, text[:length], length - config.tail, cache)
-                write_by_length(run / "perplexity.json", ppl_run, ppl)
-        results[name] = {k: v for k, v in m.items() if k != "plan"} | {
-            "niah": scores, "perplexity": {str(n): v for n, v in ppl.items()}}  # fmt: skip
+        scores = sweep.niah_scores(name, model, label, max_new_tokens=None, cache=_cache_fn(config, model, m, REPLY))
+
+        def measure(length: int, m: dict = m) -> float:
+            cache = _cache_fn(config, model, m, config.tail)(None)
+            return continuation_perplexity(model, text[:length], length - config.tail, cache)
+
+        ppl = sweep.perplexity(name, {"cache": label, "text": config.text, "tail": config.tail}, measure)
+        measured = {
+            "niah": {str(n): by_id for n, by_id in scores.items()},
+            "perplexity": {str(n): v for n, v in ppl.items()},
+        }
+        results[name] = {k: v for k, v in m.items() if k != "plan"} | measured
     summary = {"model": config.model, "lengths": list(config.lengths), "full_bytes": results["full"]["bytes"],
                "settings": dataclasses.asdict(config), "methods": _with_intervals(results)}  # fmt: skip
-    write_json(out / "fourier.json", summary)
-    _plot_memory(summary, out / "memory.png")
-    return _markdown(summary, out)
+    return publish(out, "fourier", summary, {"memory.png": _plot_memory(summary)}, _markdown(summary))
 
 
 def _with_intervals(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -313,7 +288,7 @@ def _with_intervals(results: dict[str, dict[str, Any]]) -> dict[str, dict[str, A
     return results
 
 
-def _plot_memory(summary: dict[str, Any], path: Path) -> None:
+def _plot_memory(summary: dict[str, Any]) -> Figure:
     full, longest = summary["full_bytes"], str(max(summary["lengths"]))
     methods = summary["methods"]
     n = methods["full"]["accuracy"][longest]["samples"]
@@ -329,10 +304,10 @@ def _plot_memory(summary: dict[str, Any], path: Path) -> None:
            "95% Wilson intervals")  # fmt: skip
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # outside: no point hidden under it
     fig.tight_layout()
-    save_figure(fig, path)
+    return fig
 
 
-def _markdown(summary: dict[str, Any], out: Path) -> Path:
+def _markdown(summary: dict[str, Any]) -> list[str]:
     lengths, full = [str(n) for n in summary["lengths"]], summary["full_bytes"]
     methods = summary["methods"]
     n = {length: methods["full"]["accuracy"][length]["samples"] for length in lengths}
@@ -358,8 +333,4 @@ def _markdown(summary: dict[str, Any], out: Path) -> Path:
         ppl = " | ".join(f"{r['perplexity'][x]:.2f}" for x in lengths)
         lines.append(f"| {name} | {compressed} | {r['bytes'] / 2**20:.1f} MiB | {r['bytes'] / full:.2f} | {niah} "
                      f"| {versus} | {ppl} |")  # fmt: skip
-    lines += ["", "![NIAH accuracy vs cache memory](memory.png)", ""]
-    path = out / "fourier.md"
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines))
-    return path
+    return [*lines, "", "![NIAH accuracy vs cache memory](memory.png)", ""]

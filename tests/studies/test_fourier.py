@@ -10,10 +10,10 @@ import torch
 from transformers import DynamicCache
 
 from videorope.cache import FourierPlan
-from videorope.cache.study import FourierEvalConfig, continuation_perplexity, run_eval
 from videorope.cli import main
-from videorope.extend import perplexity
 from videorope.niah import runner as niah_runner
+from videorope.perplexity import continuation_perplexity, perplexity
+from videorope.studies.fourier import FourierEvalConfig, run_eval
 from videorope.testing import tiny_model, tiny_tokenizer
 
 

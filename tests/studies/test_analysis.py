@@ -8,9 +8,9 @@ import json
 
 import pytest
 
-from videorope.analysis import ANALYSES, AnalyzeConfig, analyze
 from videorope.cli import main
 from videorope.niah import runner as niah_runner
+from videorope.studies.analysis import ANALYSES, AnalyzeConfig, analyze
 from videorope.testing import tiny_model, tiny_tokenizer
 
 
@@ -75,7 +75,7 @@ def test_niah_kinds_and_resume(checkpoint, tmp_path, monkeypatch):
     analyze("noise", _config(checkpoint, tmp_path), progress=False)  # resumes: nothing left to run
     assert _read(tmp_path, "noise")["accuracy"] == noise["accuracy"]
     # a run records what its hook did, so another energy or head set starts over instead of resuming
-    assert '\\"energy\\": 0.5' in (tmp_path / "noise" / "below-0" / "run.json").read_text()
+    assert '\\"energy\\": 0.5' in (tmp_path / "noise" / "runs" / "below-0" / "run.json").read_text()
     with pytest.warns(UserWarning, match="another run"), pytest.raises(AssertionError, match="evaluated again"):
         analyze("noise", _config(checkpoint, tmp_path, energy=0.25), progress=False)
 

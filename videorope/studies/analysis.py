@@ -3,15 +3,14 @@
 
 Kinds that read attention on plain text use the first ``config.length`` tokens of
 ``config.text`` (default: Python's pydoc topics). Kinds that measure retrieval run NIAH
-(:mod:`videorope.niah`) at ``config.lengths``; each NIAH run has its own folder under
-``out/KIND/`` and resumes. Methods are scalings set for ``target_length`` as in
-:mod:`videorope.extend`.
+(:mod:`videorope.niah`) at ``config.lengths`` as a :class:`~videorope.studies.sweep.Sweep` in
+``out/KIND/`` (one run per condition under ``out/KIND/runs/``) and resume. Methods are
+scalings set for ``target_length`` as in :mod:`videorope.studies.extend`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,12 +27,14 @@ from videorope.analysis.hooks import capture, mask_heads
 from videorope.analysis.noise import BANDS, band_dims, inject_noise
 from videorope.analysis.pairs import contribution_profile, positional_scores
 from videorope.analysis.sink import sink_geometry
-from videorope.extend import load_method, text_ids
-from videorope.io import atomic_path, write_json
-from videorope.niah import NiahConfig, accuracy_by_length, evaluate, generate, read_results, read_samples, reply_ids
+from videorope.io import atomic_path
+from videorope.niah import NiahConfig, read_samples, reply_ids
 from videorope.niah import score as niah_score
+from videorope.perplexity import text_ids
 from videorope.registry import Registry
-from videorope.viz import plot_curves, plot_lines, plot_matrix, save_figure
+from videorope.studies.extend import load_method
+from videorope.studies.sweep import Sweep, accuracy, publish
+from videorope.viz import plot_curves, plot_lines, plot_matrix
 
 __all__ = ["ANALYSES", "AnalyzeConfig", "Study", "analyze"]
 
@@ -92,32 +93,27 @@ class Study:
 def analyze(kind: str, config: AnalyzeConfig, progress: bool = True) -> Path:
     """Run diagnostic ``kind`` (one of :data:`ANALYSES`); returns ``out/KIND.json``."""
     study: Study = ANALYSES[kind].fn(config, progress)
-    out = Path(config.out)
     settings = {k: v for k, v in dataclasses.asdict(config).items() if k != "out"}
-    path = write_json(out / f"{kind}.json", {"kind": kind, "config": settings, **study.data})
-    save_figure(study.figure, out / f"{kind}.png")
-    with atomic_path(out / f"{kind}.md") as tmp:
-        tmp.write_text("\n".join([*study.markdown, "", f"![{kind}]({kind}.png)", ""]))
-    return path
+    data = {"kind": kind, "config": settings, **study.data}
+    markdown = [*study.markdown, "", f"![{kind}]({kind}.png)", ""]
+    return publish(config.out, kind, data, {f"{kind}.png": study.figure}, markdown).with_suffix(".json")
 
 
 def _text_capture(config: AnalyzeConfig, model: Any, tokenizer: Any):
     return capture(model, text_ids(tokenizer, config.text, config.length), config.queries)
 
 
-def _samples(config: AnalyzeConfig, kind: str, tokenizer: Any, progress: bool) -> Path:
+def _sweep(config: AnalyzeConfig, kind: str, tokenizer: Any, progress: bool) -> Sweep:
+    """The kind's NIAH sweep in ``out/<kind>`` (one method per condition)."""
     niah = dataclasses.replace(NiahConfig(**config.niah), lengths=tuple(config.lengths))
-    return generate(niah, tokenizer, Path(config.out) / kind / "niah", progress=progress)
+    return Sweep(Path(config.out) / kind, tokenizer, niah, progress)
 
 
 def _niah(config: AnalyzeConfig, kind: str, condition: str, setting: Any, model: Any, tokenizer: Any, progress: bool):
     """NIAH accuracy per length of ``model`` as it stands (hooks included). The run resumes
     only if its model, ``condition`` and ``setting`` (what the hook does) are the same."""
-    samples = _samples(config, kind, tokenizer, progress)
-    run = Path(config.out) / kind / condition
-    name = json.dumps({"model": config.model, "condition": condition, "setting": setting})
-    results = evaluate(model, tokenizer, samples, run, name=name, progress=progress)
-    return accuracy_by_length(read_results(results))
+    key = {"model": config.model, "condition": condition, "setting": setting}
+    return accuracy(_sweep(config, kind, tokenizer, progress).niah_scores(condition, model, key))
 
 
 def _mean_curve(curves: list[dict[int, float]]) -> dict[int, float]:
@@ -261,7 +257,7 @@ def _entropy(config: AnalyzeConfig, progress: bool) -> Study:
     runs: dict[str, dict[str, dict]] = {}
     for method in config.methods:
         model, tokenizer = config.load(method)
-        samples = read_samples(_samples(config, "entropy", tokenizer, progress))
+        samples = read_samples(_sweep(config, "entropy", tokenizer, progress).samples())
         runs[method] = {}
         for sample in tqdm(samples, desc=f"entropy {method}", disable=not progress):
             path = Path(config.out) / "entropy" / method / f"{sample['id']}.pt"

@@ -1,6 +1,6 @@
 """``videorope llada niah``: text needle-in-a-haystack (:mod:`videorope.niah`) answered by the
 LLaDA sampler, with an optional length extension; the same samples, scoring, tables and
-heatmaps as the autoregressive side. Resumes like ``videorope niah eval``."""
+heatmaps as the autoregressive side, in the same resumable :class:`~videorope.studies.sweep.Sweep`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+import videorope
+from videorope.llada.model import load_llada
+from videorope.models import load_tokenizer
+from videorope.niah import NiahConfig, report
+from videorope.studies.sweep import Sweep
 
 __all__ = ["run_niah"]
 
@@ -19,19 +25,14 @@ def run_niah(model: str | Path, out: str | Path, lengths: tuple[int, ...], niah:
     """NIAH at ``lengths`` for the LLaDA checkpoint folder ``model`` (its tokenizer beside it),
     extended by ``scaling`` with ``options`` (e.g. ``critical-ntk``, ``target_length``).
     ``niah`` overrides :class:`~videorope.niah.NiahConfig` fields. Writes ``out/niah`` (the
-    samples), ``out/run`` (replies, scores) and ``out/report``; returns ``out/report/niah.md``."""
-    import videorope
-    from videorope.llada.model import load_llada
-    from videorope.models import load_tokenizer
-    from videorope.niah import NiahConfig, evaluate, generate, report
-
-    out = Path(out)
+    samples), ``out/runs/<scaling or none>`` (replies, scores) and ``out/report``; returns
+    ``out/report/niah.md``."""
     tokenizer = load_tokenizer(str(model))
     cuda = torch.cuda.is_available()
     llada = load_llada(model, dtype=torch.bfloat16 if cuda else torch.float32, device="cuda" if cuda else "cpu")
     if scaling:
         videorope.apply(llada, scaling=scaling, **(options or {}))
-    config = dataclasses.replace(NiahConfig(**(niah or {})), lengths=tuple(lengths))
-    samples = generate(config, tokenizer, out / "niah", progress=progress)
-    evaluate(llada, tokenizer, samples, out / "run", name=str(model), batch_size=batch_size, progress=progress)
-    return report([out / "run"], out / "report")
+    sweep = Sweep(out, tokenizer, dataclasses.replace(NiahConfig(**(niah or {})), lengths=tuple(lengths)), progress)
+    method = scaling or "none"
+    sweep.niah_scores(method, llada, str(model), batch_size=batch_size)
+    return report([sweep.run(method)], Path(out) / "report")

@@ -36,7 +36,7 @@ from videorope.vruler.suite import SuiteConfig, generate_suite
 
 __all__ = ["DEFAULT_CONFIG", "DemoConfig", "Scheme", "Stage", "load_demo", "run_demo"]
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "pocket" / "demo.yaml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "pocket" / "demo.yaml"
 """The pocket recipe in the source tree (the README installs the package from a clone)."""
 
 RECIPE = "recipe.json"

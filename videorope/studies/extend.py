@@ -10,31 +10,21 @@ the target each method was set for. Every result is a file in ``out``; a re-run 
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
 from tqdm.auto import tqdm
 
 import videorope
 from videorope import theory
-from videorope.io import atomic_path, read_by_length, write_by_length, write_json
 from videorope.models import load_model, load_text_config, load_tokenizer
-from videorope.niah import NiahConfig, accuracy_by_length, evaluate, generate, read_results
-from videorope.viz import plot_curves, save_figure
+from videorope.niah import NiahConfig
+from videorope.perplexity import perplexity, text_ids
+from videorope.studies.sweep import Sweep, accuracy, publish
+from videorope.viz import plot_curves
 
-__all__ = [
-    "ExtendConfig",
-    "default_text",
-    "effective_length",
-    "load_method",
-    "method_options",
-    "perplexity",
-    "run_extend",
-    "text_ids",
-]
+__all__ = ["ExtendConfig", "effective_length", "load_method", "method_options", "run_extend"]
 
 THRESHOLD = 0.85
 """RULER's effective-length threshold (Llama-2-7B's score at 4K)."""
@@ -45,7 +35,7 @@ class ExtendConfig:
     """The study: ``methods`` (scalings; ``none`` is the model as trained) set for
     ``target_length`` (default: the longest length), measured at ``lengths`` with NIAH
     (``niah`` overrides :class:`~videorope.niah.NiahConfig` fields except ``lengths``) and
-    perplexity on ``text`` (a UTF-8 file; default :func:`default_text`)."""
+    perplexity on ``text`` (a UTF-8 file; default :func:`videorope.perplexity.default_text`)."""
 
     model: str = "smollm2"
     methods: tuple[str, ...] = ("none", "linear", "ntk", "dynamic", "yarn", "critical-ntk")
@@ -58,21 +48,6 @@ class ExtendConfig:
     def __post_init__(self) -> None:
         if not self.methods or not self.lengths:
             raise ValueError("methods and lengths must not be empty")
-
-
-def default_text() -> str:
-    """English text that ships with every Python: the pydoc topic pages (PSF license)."""
-    from pydoc_data.topics import topics
-
-    return "\n\n".join(topics[k] for k in sorted(topics))
-
-
-def text_ids(tokenizer: Any, text: str | None, length: int) -> torch.Tensor:
-    """The first ``length`` token ids (``length``,) of a UTF-8 file (default :func:`default_text`)."""
-    ids = tokenizer(Path(text).read_text(encoding="utf-8") if text else default_text(), add_special_tokens=False)
-    if len(ids["input_ids"]) < length:
-        raise ValueError(f"the text has {len(ids['input_ids'])} tokens, fewer than {length}; pass a longer text file")
-    return torch.tensor(ids["input_ids"][:length])
 
 
 def method_options(method: str, train_length: int, target_length: int) -> dict[str, Any]:
@@ -96,21 +71,6 @@ def effective_length(accuracy: dict[int, float], threshold: float = THRESHOLD) -
     return best
 
 
-@torch.no_grad()
-def perplexity(model: Any, ids: torch.Tensor, chunk: int = 1024) -> float:
-    """exp(mean next-token NLL) of ``ids`` (L,) in one forward; logits are computed in chunks
-    of ``chunk`` positions so memory stays linear in L."""
-    device = next(model.parameters()).device
-    hidden = model.base_model(input_ids=ids[None].to(device)).last_hidden_state[0]
-    head = model.get_output_embeddings()
-    total = 0.0
-    for start in range(0, len(ids) - 1, chunk):
-        logits = head(hidden[start : min(start + chunk, len(ids) - 1)]).float()
-        target = ids[start + 1 : start + 1 + len(logits)].to(device)
-        total += torch.nn.functional.cross_entropy(logits, target, reduction="sum").item()
-    return math.exp(total / (len(ids) - 1))
-
-
 def load_method(name: str, method: str, target_length: int) -> tuple[Any, Any]:
     """(model, tokenizer) of ``name`` (see :func:`~videorope.models.load_model`) with ``method``
     set for ``target_length``, in eval mode."""
@@ -121,38 +81,30 @@ def load_method(name: str, method: str, target_length: int) -> tuple[Any, Any]:
 
 def run_extend(config: ExtendConfig, progress: bool = True) -> Path:
     """Run (or resume) the study; returns ``out/extend.md`` (``extend.json`` and curves beside)."""
-    out = Path(config.out)
     tokenizer, rope = load_tokenizer(config.model), theory.report(load_text_config(config.model))
     train_length, target = rope.train_length, config.target_length or max(config.lengths)
     predicted = {"head_dim": rope.rotary_dim, "rope_theta": rope.base, "train_length": train_length,
                  "critical_dimension": rope.critical_dimension,
                  "extrapolation_bound": round(rope.extrapolation_bound)}  # fmt: skip
     ids = text_ids(tokenizer, config.text, max(config.lengths))
-    niah = dataclasses.replace(NiahConfig(**config.niah), lengths=tuple(config.lengths))
-    samples = generate(niah, tokenizer, out / "niah", progress=progress)
+    sweep = Sweep(config.out, tokenizer, dataclasses.replace(NiahConfig(**config.niah), lengths=config.lengths),
+                  progress)  # fmt: skip
     methods = {}
     for method in tqdm(config.methods, desc="methods", disable=not progress):
         model, _ = load_method(config.model, method, target)
-        run = out / "runs" / method
-        results = read_results(evaluate(model, tokenizer, samples, run, name=config.model, progress=progress))
-        by_length = accuracy_by_length(results)
         options = method_options(method, train_length, target)
-        ppl_run = {"model": config.model, "method": options, "text": config.text}
-        ppl = read_by_length(run / "perplexity.json", ppl_run)
-        for length in config.lengths:
-            if length not in ppl:
-                ppl[length] = perplexity(model, ids[:length])
-                write_by_length(run / "perplexity.json", ppl_run, ppl)
+        by_length = accuracy(sweep.niah_scores(method, model, config.model))
+        key = {"model": config.model, "method": options, "text": config.text}
+        ppl = sweep.perplexity(method, key, lambda n, model=model: perplexity(model, ids[:n]))
         methods[method] = {"options": options, "niah": by_length,
                            "perplexity": ppl, "effective_length": effective_length(by_length)}  # fmt: skip
     summary = {"model": config.model, "target_length": target, "predicted": predicted, "methods": methods}
-    write_json(out / "extend.json", summary)
     curves = {m: r["niah"] for m, r in methods.items()}
-    save_figure(plot_curves(curves, "NIAH accuracy vs length", "tokens", train_length), out / "niah.png")
-    return _markdown(summary, config, out)
+    figure = plot_curves(curves, "NIAH accuracy vs length", "tokens", train_length)
+    return publish(config.out, "extend", summary, {"niah.png": figure}, _markdown(summary, config))
 
 
-def _markdown(summary: dict[str, Any], config: ExtendConfig, out: Path) -> Path:
+def _markdown(summary: dict[str, Any], config: ExtendConfig) -> list[str]:
     p = summary["predicted"]
     lengths = sorted(config.lengths)
     lines = [
@@ -174,8 +126,4 @@ def _markdown(summary: dict[str, Any], config: ExtendConfig, out: Path) -> Path:
         niah = " | ".join(f"{100 * r['niah'][n]:.0f}" for n in lengths)
         ppl = " | ".join(f"{r['perplexity'][n]:.2f}" for n in lengths)
         lines.append(f"| {method} | {niah} | {r['effective_length'] or '-'} | {ppl} |")
-    lines += ["", "![NIAH accuracy vs length](niah.png)", ""]
-    path = out / "extend.md"
-    with atomic_path(path) as tmp:
-        tmp.write_text("\n".join(lines))
-    return path
+    return [*lines, "", "![NIAH accuracy vs length](niah.png)", ""]
