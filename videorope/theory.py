@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 from videorope import known_configs
+from videorope.rope.spec import read_rope
 
 __all__ = [
     "PUBLISHED_MIN_BASE",
@@ -391,8 +392,6 @@ def _refine(d: int, L: int, lo: float, hi: float, xtol: float) -> float:
 # Qwen3-VL always interleaves its M-RoPE sections: transformers' Qwen3VLTextRotaryEmbedding
 # recomposes t/h/w frequencies with stride 3 (``recomposition_frequencies``) whatever the
 # config says; ``rope_parameters['mrope_interleaved']`` is accepted but not read.
-_INTERLEAVED_TYPES = frozenset({"qwen3_vl", "qwen3_vl_text", "qwen3_vl_moe", "qwen3_vl_moe_text"})
-_QWEN3_VL_DEFAULT_SECTION = (24, 20, 20)  # what transformers uses when the config has none
 
 
 @dataclass(frozen=True)
@@ -478,72 +477,6 @@ def _as_dict(config_or_path: Any) -> tuple[dict[str, Any], str]:
     )
 
 
-def _rope_fields(config: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Rope fields of the text part, HF 5.x ``rope_parameters`` first, legacy keys second."""
-    text = dict(config)
-    sub = config.get("text_config")
-    if isinstance(sub, Mapping):  # VL: the text model's fields live under text_config
-        text.update(sub)
-    text_type = text.get("model_type")
-    params = text.get("rope_parameters")
-    if isinstance(params, Mapping) and "rope_theta" not in params:
-        # per-layer-type parameters (e.g. {"full_attention": {...}, "sliding_attention": {...}})
-        params = params.get("full_attention") or next((v for v in params.values() if isinstance(v, Mapping)), None)
-    params = dict(params) if isinstance(params, Mapping) else {}
-    legacy = text.get("rope_scaling") if isinstance(text.get("rope_scaling"), Mapping) else {}
-
-    def pick(key: str) -> Any:
-        for source in (params, legacy, text):
-            if source.get(key) is not None:
-                return source[key]
-        return None
-
-    theta = pick("rope_theta")
-    hidden = text.get("hidden_size", text.get("d_model"))  # d_model / n_heads: LLaDA's names
-    heads = text.get("num_attention_heads", text.get("n_heads"))
-    head_dim = text.get("head_dim") or (hidden // heads if hidden and heads else None)
-    max_pos = text.get("max_position_embeddings", text.get("max_sequence_length"))
-    train = pick("original_max_position_embeddings") or max_pos
-    if theta is None or head_dim is None or train is None:
-        missing = [
-            k
-            for k, v in (
-                ("rope_theta", theta),
-                ("head_dim or hidden_size/num_attention_heads", head_dim),
-                ("max_position_embeddings", train),
-            )
-            if v is None
-        ]
-        raise ValueError(
-            f"config of {name!r} has no rope fields ({', '.join(missing)} missing): expected "
-            f"rope_parameters['rope_theta'] (or legacy top-level rope_theta), head_dim or "
-            f"hidden_size/num_attention_heads, and max_position_embeddings, at the top level or "
-            f"under text_config; or use a built-in name ({', '.join(known_configs.KNOWN_CONFIGS)})"
-        )
-    rotary = int(int(head_dim) * float(pick("partial_rotary_factor") or 1.0))
-    model_type = config.get("model_type") or text_type
-    interleaved = bool(pick("mrope_interleaved")) or bool({model_type, text_type} & _INTERLEAVED_TYPES)
-    section = pick("mrope_section")
-    if section is None and {model_type, text_type} & _INTERLEAVED_TYPES:
-        section = _QWEN3_VL_DEFAULT_SECTION
-    if section is not None:
-        section = tuple(int(s) for s in section)
-        if sum(section) != rotary // 2:
-            raise ValueError(
-                f"config of {name!r}: mrope_section {list(section)} sums to {sum(section)}, "
-                f"expected rotary_dim/2 = {rotary // 2}"
-            )
-    return {
-        "model_type": model_type,
-        "head_dim": int(head_dim),
-        "rotary_dim": rotary,
-        "base": float(theta),
-        "train_length": int(train),
-        "mrope_section": section,
-        "interleaved": interleaved,
-    }
-
-
 def report(config_or_path: Any, target_length: int | None = None) -> TheoryReport:
     """Critical dimension, extrapolation bound and (with ``target_length``) the NTK and YaRN
     factors of a model.
@@ -563,8 +496,8 @@ def report(config_or_path: Any, target_length: int | None = None) -> TheoryRepor
     ``yarn_factor = max(target/train, 1)``.
     """
     config, name = _as_dict(config_or_path)
-    f = _rope_fields(config, name)
-    d, b, L = f["rotary_dim"], f["base"], f["train_length"]
+    f = read_rope(config, name, f"; or use a built-in name ({', '.join(known_configs.KNOWN_CONFIGS)})")
+    d, b, L = f.rotary_dim, f.base, f.train_length
     extra: dict[str, Any] = {}
     if target_length is not None:
         T = _check_length(target_length, "target_length")
@@ -578,14 +511,14 @@ def report(config_or_path: Any, target_length: int | None = None) -> TheoryRepor
         }
     return TheoryReport(
         model=name,
-        model_type=f["model_type"],
-        head_dim=f["head_dim"],
+        model_type=f.model_type,
+        head_dim=f.head_dim,
         rotary_dim=d,
         base=b,
         train_length=L,
         critical_dimension=critical_dimension(d, b, L),
         extrapolation_bound=extrapolation_bound(d, b, L),
-        mrope_section=f["mrope_section"],
-        interleaved=f["interleaved"],
+        mrope_section=f.mrope_section,
+        interleaved=f.interleaved,
         **extra,
     )

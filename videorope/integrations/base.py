@@ -25,6 +25,7 @@ from videorope.rope import (
     cos_sin,
     is_dynamic,
     positions,
+    read_rope,
     rotary_table,
     text_step,
 )
@@ -166,12 +167,8 @@ class PositionalChoice:
 
 
 def rope_spec(text_config: Any) -> RopeSpec:
-    """Rotary dims, base and training length of a HF text config (5.x ``rope_parameters``)."""
-    params = getattr(text_config, "rope_parameters", None) or {}
-    head_dim = getattr(text_config, "head_dim", None) or text_config.hidden_size // text_config.num_attention_heads
-    rotary = int(head_dim * params.get("partial_rotary_factor", 1.0))
-    train = params.get("original_max_position_embeddings") or text_config.max_position_embeddings
-    return RopeSpec(rotary, float(params["rope_theta"]), int(train))
+    """Rotary dims, base and training length of a HF text config (read by :func:`read_rope`)."""
+    return read_rope(text_config).spec
 
 
 _HF_SCALINGS: dict[str, tuple[str, dict[str, str]]] = {
@@ -202,8 +199,8 @@ _HF_SCALINGS: dict[str, tuple[str, dict[str, str]]] = {
 
 def configured_scaling(text_config: Any) -> tuple[str, dict[str, Any]]:
     """The model's own scaling (``rope_parameters['rope_type']``) as a registered scaling."""
-    params = getattr(text_config, "rope_parameters", None) or {}
-    rope_type = params.get("rope_type", "default")
+    rope = read_rope(text_config)
+    params, rope_type = rope.parameters, rope.rope_type
     if rope_type not in _HF_SCALINGS:
         raise ValueError(
             f"the model is configured with rope_type {rope_type!r}, which videorope does not reproduce; "

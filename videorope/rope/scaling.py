@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -21,27 +20,11 @@ from transformers.modeling_rope_utils import ROPE_INIT_FUNCTIONS
 
 from videorope import theory
 from videorope.registry import REQUIRED, Registry
+from videorope.rope.spec import RopeSpec
 
 __all__ = ["SCALINGS", "RopeSpec", "default_inv_freq", "scaled_inv_freq"]
 
 SCALINGS = Registry("scaling")
-
-
-@dataclass(frozen=True)
-class RopeSpec:
-    """What a scaling needs to know about the model: rotary dims, base, training length."""
-
-    head_dim: int
-    base: float
-    train_length: int
-
-    def __post_init__(self) -> None:
-        if self.head_dim < 2 or self.head_dim % 2:
-            raise ValueError(f"rotary head_dim must be a positive even number, got {self.head_dim}")
-        if not self.base > 1:
-            raise ValueError(f"rope base (rope_theta) must be > 1, got {self.base}")
-        if self.train_length < 1:
-            raise ValueError(f"train_length must be >= 1, got {self.train_length}")
 
 
 def default_inv_freq(head_dim: int, base: float) -> torch.Tensor:
