@@ -107,3 +107,32 @@ def run_two_processes(*cli_args: str, timeout: int = 600) -> None:
     # repository's kernels/ would shadow the hub's `kernels` package that transformers imports
     subprocess.run(cmd, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=timeout,
                    cwd=tempfile.gettempdir())  # fmt: skip
+
+
+_HOLD = """
+import sys, time
+from videorope.io import exclusive
+with exclusive(sys.argv[1]):
+    print("holding", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.fixture
+def hold():
+    """``hold(folder)``: another process that holds ``folder`` as its writer (killed at teardown)."""
+    import subprocess
+    import sys
+
+    procs = []
+
+    def start(folder):
+        proc = subprocess.Popen([sys.executable, "-c", _HOLD, str(folder)], stdout=subprocess.PIPE, text=True)
+        procs.append(proc)
+        assert proc.stdout.readline().strip() == "holding"
+        return proc
+
+    yield start
+    for proc in procs:
+        proc.kill()
+        proc.wait()

@@ -18,6 +18,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from videorope.io import sweep_temporaries, temp_prefix
+
 __all__ = [
     "EMBEDDED_MODEL",
     "cache_dir",
@@ -60,7 +62,7 @@ def embedded_model_path() -> Path:
 
     The first call dequantises the package's Q4_1 GGUF to fp32 with transformers and ``gguf``
     (about half a minute on 2 cores) and saves it under ``cache_dir()/SmolLM2-135M-Instruct``
-    (written beside, then renamed: an interrupted conversion leaves nothing). Later calls
+    (written beside, then renamed; what a killed conversion left is swept by the next). Later calls
     return that folder; a different GGUF (another package version) is converted again. A
     lock file beside the folder lets one process convert while the others wait.
     """
@@ -77,6 +79,7 @@ def embedded_model_path() -> Path:
         with open(out.parent / f".{out.name}.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not converted():  # another process (e.g. another rank) may have done it meanwhile
+                sweep_temporaries(out.parent)  # what a killed conversion left
                 _convert(gguf, out, marker, source)
     return out
 
@@ -96,7 +99,7 @@ def _convert(gguf: Path, out: Path, marker: Path, source: dict[str, Any]) -> Non
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}."))
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=temp_prefix(out.name)))
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)

@@ -84,6 +84,25 @@ def test_resume_continues_with_the_same_losses(manifest, tmp_path, monkeypatch):
         assert split[step] == pytest.approx(whole[step], rel=1e-5, abs=1e-6)
 
 
+def test_resume_logs_each_step_once(manifest, tmp_path, monkeypatch):
+    """A crash after step 3 was logged and before step 4's checkpoint: the resumed run starts at
+    the step-2 checkpoint and logs steps 3 and 4 again, so the lines past step 2 must go."""
+    real = train_loop._save_checkpoint
+
+    def crash_before_step_4(accelerator, checkpoint, step, micro):
+        if step == 4:
+            raise KeyboardInterrupt
+        real(accelerator, checkpoint, step, micro)
+
+    monkeypatch.setattr(train_loop, "_save_checkpoint", crash_before_step_4)
+    with pytest.raises(KeyboardInterrupt):
+        train(config(manifest, tmp_path), progress=False)
+    assert [r["step"] for r in log(tmp_path)] == [1, 2, 3, 4]
+    monkeypatch.setattr(train_loop, "_save_checkpoint", real)
+    train(config(manifest, tmp_path), progress=False)
+    assert [r["step"] for r in log(tmp_path)] == [1, 2, 3, 4]
+
+
 def test_cli_finetune_from_yaml(manifest, tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text(f"model: tiny:qwen2_vl\ndata: {manifest}\nout: {tmp_path / 'run'}\nlayout: mrope\n")

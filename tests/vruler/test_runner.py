@@ -183,3 +183,23 @@ def test_data_parallel_shards_merge_to_the_single_process_result(suite, tmp_path
     shards = [read_results(tmp_path / "two" / f"results.rank{r}.jsonl") for r in (0, 1)]
     assert all(shards) and not {r["id"] for r in shards[0]} & {r["id"] for r in shards[1]}
     assert read_results(tmp_path / "two" / "results.jsonl") == single
+
+
+def test_another_spelling_of_the_same_suite_and_folder_resumes(suite, tmp_path, monkeypatch):
+    evaluate(EvalConfig(str(suite), "tiny:qwen2_vl", str(tmp_path / "run")), progress=False)
+    real, scored = runner._score_batch, []
+    monkeypatch.setattr(
+        runner, "_score_batch", lambda m, p, samples, *a: scored.extend(samples) or real(m, p, samples, *a)
+    )
+    monkeypatch.chdir(suite.parent)
+    again = EvalConfig(f"./{suite.name}/", "tiny:qwen2_vl", str(tmp_path / "other" / ".." / "run"))
+    evaluate(again, progress=False)
+    assert scored == []
+
+
+def test_a_second_writer_on_the_run_folder_is_refused(suite, tmp_path, hold, capsys):
+    proc = hold(tmp_path / "run")
+    argv = ["vruler", "eval", "--suite", str(suite), "--model", "tiny:qwen2_vl", "--out", str(tmp_path / "run"), "-q"]
+    assert main(argv) == 2
+    assert f"being written by another videorope job (pid {proc.pid}" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "results.jsonl").exists()

@@ -253,3 +253,27 @@ def test_v_niah_can_ask_several_attributes(tmp_path):
         assert s.answer == getattr(needle, needle.asked) and s.question == needle.question
     again = read_manifest(generate_suite(config, tmp_path / "again", progress=False))
     assert [s.to_dict() for s in again] == [s.to_dict() for s in samples]
+
+
+def test_sigterm_during_generation_leaves_no_temporary_and_no_lock_holder(tmp_path):
+    """``videorope vruler generate`` stopped by SIGTERM (as a scheduler stops a job) unwinds:
+    the haystack being encoded is removed, the lock is released and the exit status is 143."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import tempfile
+    import time
+
+    out = tmp_path / "suite"
+    argv = [sys.executable, "-m", "videorope.cli", "vruler", "generate", "--out", str(out), "-q",
+            "--set", "frame_counts=[3000]", "--set", "haystack.height=96", "--set", "haystack.width=96"]  # fmt: skip
+    proc = subprocess.Popen(argv, cwd=tempfile.gettempdir(), stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(out.rglob(".*.tmp-*")) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, proc.stderr.read()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 143
+    assert not list(out.rglob(".*.tmp-*")) and not (out / ".videorope.lock.json").exists()

@@ -11,6 +11,7 @@ videorope llada niah --model path/to/LLaDA-8B-Base --scaling critical-ntk --targ
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -38,8 +39,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)  # unwinds like Ctrl-C: temporaries are removed, locks released
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         args.run(args)
     except (ValueError, FileNotFoundError) as err:  # user errors; anything else is a bug: traceback

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from videorope.io import atomic_path, read_records, same_run, write_json, write_records
+from videorope.io import atomic_path, exclusive, path_key, read_records, same_run, write_json, write_records
 from videorope.niah.samples import aggregate, encode_prompt, read_samples, score
 from videorope.viz import plot_curves, plot_heatmap, save_figure
 
@@ -79,8 +79,15 @@ def evaluate(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     samples, out = Path(samples), Path(out)
     todo = read_samples(samples)
-    run = {"model": name, "positional": getattr(model.config, "videorope", None), "max_new_tokens": max_new_tokens,
-           "samples": str(samples), "samples_sha256": hashlib.sha256(samples.read_bytes()).hexdigest()}  # fmt: skip
+    run = {"model": path_key(name), "positional": getattr(model.config, "videorope", None),
+           "max_new_tokens": max_new_tokens, "samples": path_key(samples),
+           "samples_sha256": hashlib.sha256(samples.read_bytes()).hexdigest()}  # fmt: skip
+    with exclusive(out):
+        return _evaluate(model, tokenizer, todo, out, run, batch_size, max_new_tokens, cache, progress)
+
+
+def _evaluate(model: Any, tokenizer: Any, todo: list[dict], out: Path, run: dict[str, Any], batch_size: int,
+              max_new_tokens: int | None, cache: CacheFn | None, progress: bool) -> Path:  # fmt: skip
     results = out / "results.jsonl"
     kept = read_results(results) if same_run(out / "run.json", run) else []
     write_json(out / "run.json", run)

@@ -21,7 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from videorope.io import atomic_path, write_json
+from videorope.io import atomic_path, exclusive, write_json
 from videorope.niah.haystacks import HAYSTACKS
 from videorope.niah.tasks import TASKS, Problem, needle_sentence
 
@@ -178,9 +178,10 @@ def generate(config: NiahConfig, tokenizer: Any, out: str | Path, progress: bool
              for i in range(config.samples_per_cell)]  # fmt: skip
     cells = tqdm(cells, desc="NIAH samples", disable=not progress)
     lines = [json.dumps(_sample(config, tokenizer, *cell), sort_keys=True) + "\n" for cell in cells]
-    write_json(out / "niah.json", asdict(config))
-    with atomic_path(out / "niah.jsonl") as tmp:
-        tmp.write_text("".join(lines), encoding="utf-8")
+    with exclusive(out):
+        write_json(out / "niah.json", asdict(config))
+        with atomic_path(out / "niah.jsonl") as tmp:
+            tmp.write_text("".join(lines), encoding="utf-8")
     return out / "niah.jsonl"
 
 

@@ -27,7 +27,7 @@ from videorope.analysis.hooks import capture, mask_heads
 from videorope.analysis.noise import BANDS, band_dims, inject_noise
 from videorope.analysis.pairs import contribution_profile, positional_scores
 from videorope.analysis.sink import sink_geometry
-from videorope.io import atomic_path
+from videorope.io import atomic_path, one_writer
 from videorope.niah import NiahConfig, read_samples, reply_ids
 from videorope.niah import score as niah_score
 from videorope.perplexity import text_ids
@@ -90,6 +90,7 @@ class Study:
     markdown: list[str]
 
 
+@one_writer(lambda kind, config, *_, **__: config.out)
 def analyze(kind: str, config: AnalyzeConfig, progress: bool = True) -> Path:
     """Run diagnostic ``kind`` (one of :data:`ANALYSES`); returns ``out/KIND.json``."""
     study: Study = ANALYSES[kind].fn(config, progress)

@@ -27,7 +27,7 @@ from typing import Any
 import yaml
 
 from videorope.config import load
-from videorope.io import atomic_path, write_json
+from videorope.io import atomic_path, one_writer, write_json
 from videorope.train import TrainConfig, train
 from videorope.viz import plot_curves, save_figure
 from videorope.vruler.report import load_run, report
@@ -222,6 +222,7 @@ def _summary_md(config: DemoConfig, summary: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+@one_writer(lambda config, *_, **__: config.out)
 def run_demo(config: DemoConfig, progress: bool = True) -> Path:
     """Run (or resume) the demo; returns the report folder."""
     out = Path(config.out)

@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 
 import videorope
 from videorope import theory
+from videorope.io import one_writer
 from videorope.models import load_model, load_text_config, load_tokenizer
 from videorope.niah import NiahConfig
 from videorope.perplexity import perplexity, text_ids
@@ -79,6 +80,7 @@ def load_method(name: str, method: str, target_length: int) -> tuple[Any, Any]:
     return (videorope.apply(model, **options) if options else model).eval(), tokenizer
 
 
+@one_writer(lambda config, *_, **__: config.out)
 def run_extend(config: ExtendConfig, progress: bool = True) -> Path:
     """Run (or resume) the study; returns ``out/extend.md`` (``extend.json`` and curves beside)."""
     tokenizer, rope = load_tokenizer(config.model), theory.report(load_text_config(config.model))

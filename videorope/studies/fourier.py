@@ -27,6 +27,7 @@ from videorope.cache.calibrate import CALIBRATIONS, channel_errors, kept_vs_crit
 from videorope.cache.fourier import FourierOptions, expected_nbytes
 from videorope.cache.plan import FourierPlan, kv_shape, schedule
 from videorope.cache.policies import build_cache
+from videorope.io import one_writer
 from videorope.models import load_model
 from videorope.niah import NiahConfig, generate
 from videorope.niah.samples import encode_prompt, read_samples
@@ -244,6 +245,7 @@ def _cache_fn(config: FourierEvalConfig, model: Any, method: dict[str, Any], new
     return lambda mask: build_cache("fourier", model, mask, plan=method["plan"], **options)
 
 
+@one_writer(lambda config, *_, **__: config.out)
 def run_eval(config: FourierEvalConfig, progress: bool = True) -> Path:
     """Run (or resume) the comparison; returns ``out/fourier.md`` (``fourier.json`` and
     ``memory.png`` beside it)."""

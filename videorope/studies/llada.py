@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 import videorope
+from videorope.io import one_writer
 from videorope.llada.model import load_llada
 from videorope.models import load_tokenizer
 from videorope.niah import NiahConfig, report
@@ -19,6 +20,7 @@ from videorope.studies.sweep import Sweep
 __all__ = ["run_niah"]
 
 
+@one_writer(lambda model, out, *_, **__: out)
 def run_niah(model: str | Path, out: str | Path, lengths: tuple[int, ...], niah: dict[str, Any] | None = None,
              scaling: str | None = None, options: dict[str, Any] | None = None, batch_size: int = 1,
              progress: bool = True) -> Path:  # fmt: skip

@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 import videorope
-from videorope.io import write_json
+from videorope.io import exclusive, read_records, write_json, write_records
 from videorope.models import load_model
 from videorope.train.data import Collator, load_rows
 from videorope.vruler.scoring import teacher_forced_exact
@@ -163,15 +163,22 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
     if eval_loader is not None:
         eval_loader = accelerator.prepare(eval_loader)
 
+    with exclusive(out, accelerator.process_index):
+        return _train(config, accelerator, model, processor, optimizer, loader, eval_loader, scheduler, out, progress)
+
+
+def _train(config: TrainConfig, accelerator: Any, model: Any, processor: Any, optimizer: Any, loader: Any,
+           eval_loader: Any, scheduler: Any, out: Path, progress: bool) -> Path:  # fmt: skip
     step, micro = 0, 0
     latest = _latest_checkpoint(out)
     if latest is not None:
         accelerator.load_state(str(latest[0]))
         step, micro = latest[1], json.loads((latest[0] / "position.json").read_text())["micro_batches"]
-    if accelerator.is_main_process:
-        out.mkdir(parents=True, exist_ok=True)
-        write_json(out / "config.json", asdict(config))
     log_path = out / "log.jsonl"
+    if accelerator.is_main_process:
+        write_json(out / "config.json", asdict(config))
+        # a resumed run logs the steps after its checkpoint again: drop what was logged past it
+        write_records(log_path, [r for r in read_records(log_path) if r.get("step", 0) <= step])
     batches_per_epoch = len(loader)
     epoch = micro // batches_per_epoch
     bar = tqdm(

@@ -29,7 +29,7 @@ from tqdm.auto import tqdm
 
 import videorope
 from videorope.inputs import answer_ids, answer_labels, encode
-from videorope.io import read_records, same_run, write_json, write_records
+from videorope.io import exclusive, path_key, read_records, same_run, write_json, write_records
 from videorope.models import load_model
 from videorope.niah.haystacks import NOISE
 from videorope.vruler import paper
@@ -201,11 +201,13 @@ def _batches(items: Sequence[Sample], size: int) -> Iterator[Sequence[Sample]]:
 
 
 def _run_record(config: EvalConfig, model: torch.nn.Module, suite: Path) -> dict[str, Any]:
-    """What determines the results: the config, the positional scheme applied and the manifest."""
+    """What determines the results: the config (paths resolved, so another spelling of the
+    suite or model resumes; the run folder's own path is not part of it), the positional
+    scheme applied and the manifest."""
     digest = hashlib.sha256((suite / "manifest.jsonl").read_bytes()).hexdigest()
-    return json.loads(json.dumps(
-        {**dataclasses.asdict(config), "positional": model.config.videorope, "manifest_sha256": digest}
-    ))  # fmt: skip
+    settings = dataclasses.asdict(config) | {"suite": path_key(config.suite), "model": path_key(config.model)}
+    settings.pop("out")
+    return json.loads(json.dumps({**settings, "positional": model.config.videorope, "manifest_sha256": digest}))
 
 
 def evaluate(config: EvalConfig, progress: bool = True) -> Path:
@@ -227,7 +229,12 @@ def evaluate(config: EvalConfig, progress: bool = True) -> Path:
     model.eval()
     model = videorope.apply(model, config.layout, config.allocation, scaling=config.scaling, **config.options)
     model.to(state.device)
-    out.mkdir(parents=True, exist_ok=True)
+    with exclusive(out, state.process_index):
+        return _evaluate(config, model, processor, samples, suite, out, state, progress)
+
+
+def _evaluate(config: EvalConfig, model: torch.nn.Module, processor: Any, samples: list[Sample], suite: Path,
+              out: Path, state: Any, progress: bool) -> Path:  # fmt: skip
     run = _run_record(config, model, suite)
     shard = out / f"results.rank{state.process_index}.jsonl"
     kept = read_results(shard) if same_run(out / "run.json", run, ignore=("batch_size",)) else []

@@ -21,7 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from videorope.io import atomic_path, write_json
+from videorope.io import atomic_path, exclusive, write_json
 from videorope.vruler.haystack import VideoInfo, find_videos, probe, write_haystack
 from videorope.vruler.manifest import Sample, write_manifest
 from videorope.vruler.needles import IMAGE_DIR, NeedleSpec, load_needles, save_needles, write_needle_images
@@ -170,8 +170,12 @@ def _user_needles(config: SuiteConfig, out: Path) -> list[NeedleSpec]:
 
 
 def generate_suite(config: SuiteConfig, out: str | Path, progress: bool = True) -> Path:
-    """Write the suite for ``config`` under ``out``; returns the manifest path."""
-    out = Path(out)
+    """Write the suite for ``config`` under ``out`` (its only writer meanwhile); returns the manifest path."""
+    with exclusive(out):
+        return _generate(config, Path(out), progress)
+
+
+def _generate(config: SuiteConfig, out: Path, progress: bool) -> Path:
     material = Material(_haystacks(config, out, progress), _user_needles(config, out), seed=config.seed)
     samples: list[Sample] = []
     for cell in tqdm(config.cells(), desc="samples", disable=not progress):
