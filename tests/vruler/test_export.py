@@ -87,3 +87,25 @@ def test_cli_export(suite, tmp_path):
     )
     assert (tmp_path / "task" / "vruler.yaml").is_file()
     assert len(datasets.load_from_disk(str(tmp_path / "ds"))) == len(read_manifest(suite / "manifest.jsonl"))
+
+
+def test_hostile_paths_round_trip_and_hostile_names_are_refused(suite, tmp_path):
+    import shutil
+
+    hostile = tmp_path / "a #b: [c]\n- d"  # a comment, a mapping, a flow list and a new line in one folder name
+    shutil.copytree(suite, hostile / "suite")
+    out = hostile / "task #1"
+    task = yaml.load(export_lmms_eval(hostile / "suite", out, name="v-ruler.small_1").read_text(), Loader=_Tags)
+    assert task["task"] == "v-ruler.small_1" and task["dataset_kwargs"]["data_files"]["test"] == str(
+        out / "manifest.jsonl"
+    )
+    keys = {"task", "dataset_path", "dataset_kwargs", "test_split", "output_type", "doc_to_visual", "doc_to_text",
+            "doc_to_target", "generation_kwargs", "process_results", "metric_list"}  # fmt: skip
+    assert set(task) == keys  # nothing injected
+    spec = importlib.util.spec_from_file_location("hostile_utils", out / "utils.py")
+    utils = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(utils)
+    assert utils.SUITE == (hostile / "suite").resolve()
+    for name in ("vruler\nprocess_results: x", "a b", "../up", "", "x" * 101):
+        with pytest.raises(ValueError, match="task name"):
+            export_lmms_eval(suite, tmp_path / "bad", name=name)

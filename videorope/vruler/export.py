@@ -14,8 +14,11 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from videorope.io import atomic_path
 from videorope.vruler.manifest import read_manifest
@@ -38,27 +41,36 @@ def to_dataset(suite_dir: str | Path):
     return datasets.Dataset.from_list(rows)
 
 
-_YAML = """\
-# lmms-eval task for the V-RULER suite at {suite} (written by videorope).
-task: {name}
-dataset_path: json
-dataset_kwargs:
-  data_files:
-    test: {manifest}
-test_split: test
-output_type: generate_until
-doc_to_visual: !function utils.doc_to_visual
-doc_to_text: !function utils.doc_to_text
-doc_to_target: answer
-generation_kwargs:
-  max_new_tokens: 32
-  do_sample: false
-process_results: !function utils.process_results
-metric_list:
-  - metric: vruler_accuracy
-    aggregation: !function utils.vruler_score
-    higher_is_better: true
-"""
+class _Function(str):
+    """An lmms-eval hook, written as ``!function utils.NAME``."""
+
+
+class _TaskDumper(yaml.SafeDumper):
+    pass
+
+
+_TaskDumper.add_representer(_Function, lambda dumper, value: dumper.represent_scalar("!function", str(value)))
+
+
+def _task_yaml(name: str, manifest: Path) -> dict[str, Any]:
+    hook = lambda fn: _Function(f"utils.{fn}")  # noqa: E731
+    return {
+        "task": name,
+        "dataset_path": "json",
+        "dataset_kwargs": {"data_files": {"test": str(manifest)}},
+        "test_split": "test",
+        "output_type": "generate_until",
+        "doc_to_visual": hook("doc_to_visual"),
+        "doc_to_text": hook("doc_to_text"),
+        "doc_to_target": "answer",
+        "generation_kwargs": {"max_new_tokens": 32, "do_sample": False},
+        "process_results": hook("process_results"),
+        "metric_list": [{"metric": "vruler_accuracy", "aggregation": hook("vruler_score"), "higher_is_better": True}],
+    }
+
+
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}")
+
 
 _UTILS = '''\
 """lmms-eval hooks for a V-RULER suite (written by videorope; needs `pip install videorope[video]`)."""
@@ -107,7 +119,12 @@ def vruler_score(records):
 
 
 def export_lmms_eval(suite_dir: str | Path, out_dir: str | Path, name: str = "vruler") -> Path:
-    """Write ``out_dir/<name>.yaml`` and ``out_dir/utils.py`` for lmms-eval; returns the YAML path."""
+    """Write ``out_dir/<name>.yaml`` and ``out_dir/utils.py`` for lmms-eval; returns the YAML path.
+
+    ``name`` is the lmms-eval task name and the file name: letters, digits, ``_``, ``.`` and
+    ``-``. The YAML is written by a YAML emitter, so any suite path round-trips."""
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise ValueError(f"task name {name!r} must be 1-100 letters, digits, '_', '.' or '-' (e.g. vruler_small)")
     suite = Path(suite_dir).resolve()
     samples = [s for s in read_manifest(suite / "manifest.jsonl") if not {"text_tokens", "stack"} & set(s.context)]
     out = Path(out_dir).resolve()
@@ -116,7 +133,9 @@ def export_lmms_eval(suite_dir: str | Path, out_dir: str | Path, name: str = "vr
         tmp.write_text("".join(json.dumps(_row(s), sort_keys=True) + "\n" for s in samples), encoding="utf-8")
     yaml_path = out / f"{name}.yaml"
     with atomic_path(yaml_path) as tmp:
-        tmp.write_text(_YAML.format(name=name, suite=suite, manifest=manifest))
+        header = f"# lmms-eval task for the V-RULER suite {json.dumps(str(suite))} (written by videorope).\n"
+        body = yaml.dump(_task_yaml(name, manifest), Dumper=_TaskDumper, sort_keys=False, allow_unicode=True)
+        tmp.write_text(header + body, encoding="utf-8")
     with atomic_path(out / "utils.py") as tmp:
         tmp.write_text(_UTILS.format(suite=str(suite)))
     return yaml_path
