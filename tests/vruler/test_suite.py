@@ -277,3 +277,29 @@ def test_sigterm_during_generation_leaves_no_temporary_and_no_lock_holder(tmp_pa
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 143
     assert not list(out.rglob(".*.tmp-*")) and not (out / ".videorope.lock.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"frame_counts": (1_000_000_000,)}, r"1,000,000,000 frames at 48x64 \(x1\) needs about .* TiB of disk"),
+        ({"haystack": HaystackConfig(height=100_000, width=100_000, frames=2)}, r"GiB of memory while rendering"),
+        ({"frame_counts": (10**11,)}, r"hours of encoding"),  # with disk to spare (below)
+    ],
+)
+def test_sizes_that_cannot_fit_are_refused_before_any_work(tmp_path, capsys, monkeypatch, changes, message):
+    import collections
+
+    from videorope.vruler import suite as suite_module
+
+    if "hours" in message:
+        usage = collections.namedtuple("usage", "total used free")
+        monkeypatch.setattr(suite_module.shutil, "disk_usage", lambda path: usage(0, 0, 10**18))
+    config = dataclasses.replace(TINY, **changes)
+    with pytest.raises(ValueError, match=message + r".*lower frame_counts or haystack.height/width, or pass --force"):
+        generate_suite(config, tmp_path / "suite", progress=False)
+    assert not (tmp_path / "suite").exists()
+    from videorope.cli import main
+
+    argv = ["vruler", "generate", "--out", str(tmp_path / "cli"), "--set", f"frame_counts=[{10**9}]", "-q"]
+    assert main(argv) == 2 and "--force" in capsys.readouterr().err

@@ -12,7 +12,7 @@ def _vruler_generate(args: argparse.Namespace) -> None:
     from videorope.vruler.suite import SuiteConfig, generate_suite
 
     config = load(SuiteConfig, args.config, args.set)
-    print(generate_suite(config, args.out, progress=not args.quiet))
+    print(generate_suite(config, args.out, progress=not args.quiet, force=args.force))
 
 
 def _vruler_eval(args: argparse.Namespace) -> None:
@@ -61,6 +61,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", help="suite YAML, e.g. configs/vruler/cpu-small.yaml (default: built-in defaults)")
     repeatable(p, "--set", "override a config key, e.g. --set haystack.videos=my_videos/ (repeatable)", str)
     p.add_argument("--out", required=True, help="suite folder (created; a re-run resumes)")
+    p.add_argument("--force", action="store_true", help="start even when the size estimate says it cannot fit")
     quiet(p)
     p.set_defaults(run=_vruler_generate)
 

@@ -14,6 +14,8 @@ generation resumes. The same config and seed give a byte-identical manifest.
 from __future__ import annotations
 
 import dataclasses
+import os
+import shutil
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,13 +24,13 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from videorope.io import atomic_path, exclusive, write_json
-from videorope.vruler.haystack import VideoInfo, find_videos, probe, write_haystack
+from videorope.vruler.haystack import VideoInfo, find_videos, haystack_cost, probe, write_haystack
 from videorope.vruler.manifest import Sample, write_manifest
 from videorope.vruler.needles import IMAGE_DIR, NeedleSpec, load_needles, save_needles, write_needle_images
 from videorope.vruler.scoring import is_preset
 from videorope.vruler.tasks import TASKS, Cell, Material
 
-__all__ = ["HaystackConfig", "SuiteConfig", "generate_suite", "sample_seed"]
+__all__ = ["HaystackConfig", "SuiteConfig", "check_size", "generate_suite", "sample_seed"]
 
 _SHORT = {"v-niah-d": {"distance": 4}}
 """Default options sized for the default (short) frame counts: the paper's 200-frame
@@ -127,16 +129,57 @@ def sample_seed(seed: int, task: str, frames: int, depth: float, index: int) -> 
     return zlib.crc32(f"{seed}/{task}/{frames}/{depth:.6f}/{index}".encode())
 
 
+def _haystack_frames(config: SuiteConfig) -> int:
+    """Frames of each generated haystack."""
+    frames = config.haystack.frames or max(
+        max(config.sweep(t)["frame_counts"]) * TASKS[t].meta.get("frames_per_count", 1) for t in config.tasks
+    )
+    if not frames:
+        raise ValueError("no task of this suite sizes the haystack from its counts; set haystack.frames")
+    return frames
+
+
+MAX_HOURS = 24
+"""Longest haystack generation started without ``force``."""
+
+
+def _size(n: float) -> str:
+    return next(f"{n / 1024**k:.3g} {unit}" for k, unit in ((4, "TiB"), (3, "GiB"), (2, "MiB"), (0, "bytes"))
+                if n >= 1024**k or k == 0)  # fmt: skip
+
+
+def check_size(config: SuiteConfig, out: str | Path) -> None:
+    """Refuse, before any work, a generated haystack that cannot fit this machine: its
+    memory, its disk space at ``out`` (:func:`~videorope.vruler.haystack.haystack_cost`) or
+    more than :data:`MAX_HOURS` of encoding; the error gives the estimate and the fix."""
+    h = config.haystack
+    if h.videos is not None:
+        return
+    frames = _haystack_frames(config)
+    cost = haystack_cost(frames, h.height, h.width)
+    memory = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    existing = next(p for p in (Path(out).resolve(), *Path(out).resolve().parents) if p.exists())
+    disk = shutil.disk_usage(existing).free
+    problems = []
+    if cost["memory"] > memory / 2:
+        problems.append(f"about {_size(cost['memory'])} of memory while rendering ({_size(memory)} free)")
+    if cost["disk"] * h.count > disk:
+        problems.append(f"about {_size(cost['disk'] * h.count)} of disk ({_size(disk)} free at {existing})")
+    if cost["seconds"] * h.count > MAX_HOURS * 3600:
+        problems.append(f"about {cost['seconds'] * h.count / 3600:,.0f} hours of encoding")
+    if problems:
+        raise ValueError(
+            f"the haystack of {frames:,} frames at {h.height}x{h.width} (x{h.count}) needs {'; '.join(problems)}: "
+            f"lower frame_counts or haystack.height/width, or pass --force if it truly fits"
+        )
+
+
 def _haystacks(config: SuiteConfig, out: Path, progress: bool) -> list[VideoInfo]:
     """Probe the user's videos, or write (or reuse) the generated haystack."""
     h = config.haystack
     if h.videos is not None:
         return [probe(p) for p in find_videos(h.videos)]
-    frames = h.frames or max(
-        max(config.sweep(t)["frame_counts"]) * TASKS[t].meta.get("frames_per_count", 1) for t in config.tasks
-    )
-    if not frames:
-        raise ValueError("no task of this suite sizes the haystack from its counts; set haystack.frames")
+    frames = _haystack_frames(config)
     infos = []
     for i in range(h.count):
         name = "haystack/haystack.mp4" if h.count == 1 else f"haystack/haystack-{i:03d}.mp4"
@@ -169,8 +212,11 @@ def _user_needles(config: SuiteConfig, out: Path) -> list[NeedleSpec]:
     return copied
 
 
-def generate_suite(config: SuiteConfig, out: str | Path, progress: bool = True) -> Path:
-    """Write the suite for ``config`` under ``out`` (its only writer meanwhile); returns the manifest path."""
+def generate_suite(config: SuiteConfig, out: str | Path, progress: bool = True, force: bool = False) -> Path:
+    """Write the suite for ``config`` under ``out`` (its only writer meanwhile); returns the
+    manifest path. Sizes are checked first (:func:`check_size`; ``force`` skips that)."""
+    if not force:
+        check_size(config, out)
     with exclusive(out):
         return _generate(config, Path(out), progress)
 
