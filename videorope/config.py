@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import yaml
 
+from videorope.io import read_text
+
 __all__ = ["ConfigError", "from_dict", "load", "parse_override"]
 
 T = TypeVar("T")
@@ -73,7 +75,11 @@ def from_dict(cls: type[T], data: Any, where: str = "config") -> T:
     if missing:
         raise ValueError(f"{where}: missing key(s) {', '.join(missing)}")
     hints = typing.get_type_hints(cls)
-    return cls(**{k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()})
+    values = {k: _convert(v, hints[k], f"{where}.{k}") for k, v in data.items()}
+    try:
+        return cls(**values)
+    except ValueError as e:  # the dataclass's own checks: say which file or section they are about
+        raise ConfigError(f"{where}: {e}") from None
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -81,7 +87,17 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise ValueError(f"override {text!r} must look like key.path=value")
-    return key.split("."), yaml.safe_load(value)
+    try:
+        return key.split("."), yaml.safe_load(value)
+    except yaml.YAMLError as e:
+        raise ValueError(f"override {text!r}: the value is not valid YAML ({_yaml_problem(e)})") from None
+
+
+def _yaml_problem(error: yaml.YAMLError) -> str:
+    """What the YAML parser found and where (line and column from 1)."""
+    mark = getattr(error, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    return f"{getattr(error, 'problem', None) or error}{where}"
 
 
 def load(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()) -> T:
@@ -91,7 +107,10 @@ def load(cls: type[T], path: str | Path | None = None, overrides: list[str] = ()
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no config file at {path}")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(read_text(path)) or {}
+        except yaml.YAMLError as e:
+            raise ValueError(f"{path}: not valid YAML ({_yaml_problem(e)})") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: the top level must be a mapping of keys")
     for text in overrides:

@@ -40,6 +40,7 @@ __all__ = [
     "path_key",
     "read_by_length",
     "read_records",
+    "read_text",
     "same_run",
     "sweep_temporaries",
     "temp_prefix",
@@ -183,6 +184,16 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """The UTF-8 text of a user's file; other bytes are a ValueError naming the file and the byte."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(
+            f"{path}: not UTF-8 text (byte {e.start} is {e.object[e.start : e.start + 1]!r}); save it as UTF-8"
+        ) from None
 
 
 def write_json(path: str | os.PathLike[str], data: Any) -> Path:

@@ -86,6 +86,8 @@ class Registry:
         if unknown:
             valid = ", ".join(entry.options) or "none"
             raise ValueError(f"unknown option(s) {', '.join(unknown)} for {self.kind} {name!r}; valid options: {valid}")
+        for key, value in options.items():
+            _check_type(f"{self.kind} {name!r} option {key}", value, entry.options[key])
         resolved = {**entry.options, **options}
         missing = [key for key, value in resolved.items() if value is REQUIRED]
         if missing:
@@ -93,3 +95,16 @@ class Registry:
                 f"{self.kind} {name!r} needs option(s) {', '.join(missing)}; pass them as keyword arguments"
             )
         return resolved
+
+
+def _check_type(what: str, value: Any, default: Any) -> None:
+    """A given option must be of its default's kind where that is a flag or a number (texts may
+    also be lists, e.g. V-NIAH's ``ask``; options without a default, or defaulting to None,
+    take anything)."""
+    if value is None or default is None or default is REQUIRED:
+        return
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ValueError(f"{what} must be true or false (default {default!r}), got {value!r}")
+    elif isinstance(default, (int, float)) and (isinstance(value, bool) or not isinstance(value, (int, float))):
+        raise ValueError(f"{what} must be a number (default {default!r}), got {value!r}")

@@ -24,6 +24,10 @@ GROUPS = (positions, train, vruler, studies, fourier, niah, llada)
 parsers with ``add(sub)`` and imports what its commands run only when they run."""
 
 
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError, PermissionError)
+"""What a user's input causes (each names the input); reported in one line, exit status 2."""
+
+
 def _version() -> str:
     from videorope import __version__
 
@@ -48,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         args.run(args)
-    except (ValueError, FileNotFoundError) as err:  # user errors; anything else is a bug: traceback
+    except USER_ERRORS as err:  # anything else is a bug: traceback
         print(f"videorope {args.command}: error: {err}", file=sys.stderr)
         return 2
     return 0

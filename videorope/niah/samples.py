@@ -21,7 +21,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from videorope.io import atomic_path, exclusive, write_json
+from videorope.io import atomic_path, exclusive, read_text, write_json
 from videorope.niah.haystacks import HAYSTACKS
 from videorope.niah.tasks import TASKS, Problem, needle_sentence
 
@@ -190,7 +190,7 @@ def read_samples(path: str | Path) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no NIAH samples at {path}; write them with `videorope niah generate`")
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in read_text(path).splitlines() if line.strip()]
 
 
 def score(prediction: str, answers: Sequence[str]) -> float:

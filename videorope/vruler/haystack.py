@@ -38,6 +38,7 @@ from videorope.io import atomic_path
 __all__ = [
     "VIDEO_SUFFIXES",
     "VideoInfo",
+    "check_decodable",
     "find_videos",
     "haystack_cost",
     "probe",
@@ -466,7 +467,33 @@ def read_frames(path_or_reader: str | os.PathLike[str] | Any, indices: Sequence[
         raise ValueError(
             f"frame index {int(idx[bad][0])} is out of range: {name} has {n} frames (valid indices 0..{n - 1})"
         )
-    return np.ascontiguousarray(_to_numpy(vr.get_batch(idx.tolist())), dtype=np.uint8)
+    try:
+        batch = vr.get_batch(idx.tolist())
+    except Exception as e:  # decord.DECORDError: a damaged stream
+        reason = str(e).strip().split("] ")[-1][:120] or type(e).__name__
+        raise ValueError(
+            f"{name}: {_span(idx)} does not decode ({reason}); re-encode the video "
+            f"(e.g. ffmpeg -i in.mp4 -c:v libx264 out.mp4) or leave it out"
+        ) from None
+    return np.ascontiguousarray(_to_numpy(batch), dtype=np.uint8)
+
+
+def _span(idx: np.ndarray) -> str:
+    return f"frame {int(idx[0])}" if len(idx) == 1 else f"a frame among {int(idx.min())}..{int(idx.max())}"
+
+
+def check_decodable(path: str | os.PathLike[str], indices: Sequence[int], chunk: int = 64) -> None:
+    """Decode every frame at ``indices`` of a user's video once; the first one that does not
+    decode is a ValueError naming the file and the frame (a video that decodes only partly
+    fails here, not in the middle of an evaluation)."""
+    wanted = sorted(set(indices))
+    for start in range(0, len(wanted), chunk):
+        part = wanted[start : start + chunk]
+        try:
+            read_frames(path, part)
+        except ValueError:
+            for i in part:  # which one
+                read_frames(path, [i])
 
 
 def find_videos(path: str | os.PathLike[str]) -> list[Path]:

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from videorope.io import atomic_path
+from videorope.io import atomic_path, read_text
 
 __all__ = ["FORMAT_VERSION", "SCORINGS", "Insert", "Sample", "read_manifest", "write_manifest"]
 
@@ -131,12 +131,14 @@ def read_manifest(path: str | Path) -> list[Sample]:
     if not path.is_file():
         raise FileNotFoundError(f"no manifest at {path}; generate one with `videorope vruler generate`")
     samples = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         try:
             d = json.loads(line)
             version = d.get("format", FORMAT_VERSION)
         except (json.JSONDecodeError, AttributeError) as err:
             raise ValueError(f"{path}:{number}: not a JSON object ({err})") from None
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise ValueError(f'{path}:{number}: "format" must be an integer, got {version!r}')
         if version > FORMAT_VERSION:
             raise ValueError(
                 f"{path}:{number}: manifest format {version} is newer than this videorope reads "

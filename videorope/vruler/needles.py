@@ -67,7 +67,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
-from videorope.io import atomic_path, write_json
+from videorope.io import atomic_path, read_text, write_json
 
 __all__ = [
     "BACKGROUND",
@@ -431,7 +431,7 @@ def load_needles(path: str | Path, *, root: str | Path | None = None, check_imag
     path = Path(path)
     root = path.parent if root is None else Path(root)
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
     if not isinstance(data, dict) or not isinstance(data.get("needles"), list):

@@ -24,7 +24,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from videorope.io import atomic_path, exclusive, write_json
-from videorope.vruler.haystack import VideoInfo, find_videos, haystack_cost, probe, write_haystack
+from videorope.vruler.haystack import VideoInfo, check_decodable, find_videos, haystack_cost, probe, write_haystack
 from videorope.vruler.manifest import Sample, write_manifest
 from videorope.vruler.needles import IMAGE_DIR, NeedleSpec, load_needles, save_needles, write_needle_images
 from videorope.vruler.scoring import is_preset
@@ -49,8 +49,9 @@ def _split(options: dict[str, Any] | None) -> tuple[dict[str, Any], dict[str, An
 
 
 def _check_sweep(where: str, counts: Any, depths: Any, samples: Any) -> None:
-    if not counts or not all(isinstance(c, int) and c >= 1 for c in counts):
-        raise ValueError(f"{where}frame_counts must be positive integers, got {counts}")
+    if not counts or not all(isinstance(c, int) and not isinstance(c, bool) and c >= 2 for c in counts):
+        raise ValueError(f"{where}frame_counts must be positive integers, at least 2 (a needle and a haystack frame), "
+                         f"got {counts}")  # fmt: skip
     if not depths or not all(isinstance(d, (int, float)) and 0 <= d <= 1 for d in depths):
         raise ValueError(f"{where}depths must be fractions in [0, 1], got {depths}")
     if not isinstance(samples, int) or samples < 1:
@@ -95,6 +96,8 @@ class SuiteConfig:
     )
 
     def __post_init__(self) -> None:
+        if not self.tasks:
+            raise ValueError("tasks names no task; give at least one, e.g. tasks: {v-niah: {}}")
         _check_sweep("", self.frame_counts, self.depths, self.samples_per_cell)
         for name, options in self.tasks.items():
             TASKS.resolve(name, _split(options)[1])  # unknown task or option: fail before any work
@@ -226,6 +229,12 @@ def _generate(config: SuiteConfig, out: Path, progress: bool) -> Path:
     samples: list[Sample] = []
     for cell in tqdm(config.cells(), desc="samples", disable=not progress):
         samples.append(TASKS[cell.task].fn(cell, material, **config.options(cell.task)))
+    if config.haystack.videos is not None:  # a user's video must decode at every frame a sample reads
+        needed: dict[str, set[int]] = {}
+        for s in samples:
+            needed.setdefault(s.haystack, set()).update(s.haystack_indices)
+        for video, indices in tqdm(sorted(needed.items()), desc="checking videos", disable=not progress):
+            check_decodable(out / video, sorted(indices))
     needles = sorted(material.needles.values(), key=lambda n: n.image)
     write_needle_images(out, needles, size=min(config.haystack.height, config.haystack.width))
     for name, source in sorted(material.files.items()):

@@ -111,6 +111,11 @@ def make_sample(
 ) -> Sample:
     """Assemble a sample from (position, needle, role) inserts and the question."""
     inserts = tuple(sorted((Insert(p, material.use(n), role) for p, n, role in needles), key=lambda i: i.position))
+    if cell.frame_count <= len(inserts):
+        raise ValueError(
+            f"{cell.id}: its {len(inserts)} needle image(s) fill all {cell.frame_count} frames and leave no haystack; "
+            f"use larger frame_counts for {cell.task}"
+        )
     haystack, frames = material.haystack_frames(cell.rng, cell.frame_count - len(inserts))
     return Sample(
         id=cell.id,

@@ -33,6 +33,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
+from videorope.io import read_text
 from videorope.vruler import paper
 from videorope.vruler.haystack import VideoInfo, probe
 from videorope.vruler.manifest import Insert, Sample
@@ -83,7 +84,7 @@ def find_image(source: Path, name: str, images: str | Path | None) -> str:
 def _read_list(source: Path, what: str) -> list:
     """The non-empty JSON list of ``what`` in ``source``, or an error naming the file."""
     try:
-        entries = json.loads(source.read_text(encoding="utf-8"))
+        entries = json.loads(read_text(source))
     except (OSError, json.JSONDecodeError) as e:
         raise ValueError(f"{source}: not a readable JSON list of {what} ({e})") from e
     if not isinstance(entries, list) or not entries:
