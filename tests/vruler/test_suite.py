@@ -1,6 +1,7 @@
 """Generating a suite: determinism, resume, placement rules, and materialised pixels."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -130,6 +131,19 @@ def test_user_video_too_short(tmp_path):
     video = write_haystack(tmp_path / "mine.mp4", 10, 32, 32)
     config = dataclasses.replace(TINY, haystack=HaystackConfig(videos=video.path), tasks={"v-niah": {}})
     with pytest.raises(ValueError, match="needs 11 haystack frames but the longest haystack has 10"):
+        generate_suite(config, tmp_path / "suite", progress=False)
+
+
+def test_a_user_video_that_decodes_only_partly_is_named_when_the_suite_is_generated(tmp_path):
+    video = Path(write_haystack(tmp_path / "mine.mp4", 64, 32, 32, seed=1).path)
+    data = bytearray(video.read_bytes())
+    start = data.find(b"mdat") + 8
+    body = data.find(b"moov") - start  # zero the middle of the frame data, keep the index
+    data[start + body * 3 // 10 : start + body * 8 // 10] = bytes(body * 8 // 10 - body * 3 // 10)
+    video.write_bytes(bytes(data))
+    config = dataclasses.replace(TINY, haystack=HaystackConfig(videos=str(video)), tasks={"v-niah": {}},
+                                 frame_counts=(60,))  # fmt: skip
+    with pytest.raises(ValueError, match=r"mine.mp4'?: frame \d+ does not decode .* re-encode the video"):
         generate_suite(config, tmp_path / "suite", progress=False)
 
 
