@@ -77,3 +77,24 @@ def test_newer_format_and_bad_lines_are_clear_errors(tmp_path):
         read_manifest(path)
     with pytest.raises(FileNotFoundError, match="videorope vruler generate"):
         read_manifest(tmp_path / "missing.jsonl")
+
+
+@pytest.mark.parametrize(
+    ("haystack", "image"),
+    [
+        ("/etc/passwd", "needles/n0.png"),
+        ("../elsewhere/h.mp4", "needles/n0.png"),
+        ("haystack/haystack.mp4", "needles/../../n0.png"),
+        ("haystack/out.mp4", "needles/n0.png"),
+    ],  # fmt: skip
+    ids=["absolute", "dot-dot", "image dot-dot", "symlink out"],
+)
+def test_files_outside_the_suite_are_refused(tmp_path, haystack, image):
+    suite = tmp_path / "suite"
+    (suite / "haystack").mkdir(parents=True)
+    (tmp_path / "secret.mp4").write_text("x")
+    (suite / "haystack" / "out.mp4").symlink_to(tmp_path / "secret.mp4")
+    path = write_manifest(suite / "manifest.jsonl", [sample(haystack=haystack, inserts=(Insert(4, image),),
+                                                            haystack_range=(0, 18, 2))])  # fmt: skip
+    with pytest.raises(ValueError, match=r"manifest.jsonl:1: .* lies outside the suite"):
+        read_manifest(path)

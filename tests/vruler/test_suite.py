@@ -317,3 +317,30 @@ def test_sizes_that_cannot_fit_are_refused_before_any_work(tmp_path, capsys, mon
 
     argv = ["vruler", "generate", "--out", str(tmp_path / "cli"), "--set", f"frame_counts=[{10**9}]", "-q"]
     assert main(argv) == 2 and "--force" in capsys.readouterr().err
+
+
+def test_a_users_needle_image_is_used_as_given_even_where_it_could_be_drawn(tmp_path):
+    from PIL import Image
+
+    from videorope.vruler.needles import NeedleSpec, save_needles
+
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    Image.new("RGB", (112, 112), (30, 30, 200)).save(folder / "photo.png")
+    spec = NeedleSpec("photo.png", "What number is written on the red balloon?", "47", ("47", "12", "80"),
+                      kind="retrieval", asked="label", object="balloon", colour="red", label="47")  # fmt: skip
+    save_needles(folder / "needles.json", [spec])
+    config = dataclasses.replace(TINY, needles=str(folder / "needles.json"), tasks={"v-niah": {}})
+    generate_suite(config, tmp_path / "suite", progress=False)
+    assert (tmp_path / "suite" / "needles" / "user" / "photo.png").read_bytes() == (folder / "photo.png").read_bytes()
+    (folder / "photo.png").write_text("not a picture")
+    with pytest.raises(ValueError, match=r"needle image .*photo.png is not a readable image"):
+        generate_suite(config, tmp_path / "other", progress=False)
+
+
+def test_a_users_videos_are_put_into_the_suite(tmp_path):
+    video = Path(write_haystack(tmp_path / "mine.mp4", 40, 32, 32).path)
+    config = dataclasses.replace(TINY, haystack=HaystackConfig(videos=str(video)), tasks={"v-niah": {}})
+    samples = read_manifest(generate_suite(config, tmp_path / "suite", progress=False))
+    assert {s.haystack for s in samples} == {"haystack/user/mine.mp4"}
+    assert (tmp_path / "suite" / "haystack" / "user" / "mine.mp4").samefile(video)  # linked, not copied, here

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from videorope.io import atomic_path, read_text
@@ -145,7 +145,22 @@ def read_manifest(path: str | Path) -> list[Sample]:
                 f"(format {FORMAT_VERSION}); upgrade videorope"
             )
         try:
-            samples.append(Sample.from_dict(d))
+            sample = Sample.from_dict(d)
         except (TypeError, KeyError) as err:
             raise ValueError(f"{path}:{number}: not a V-RULER sample ({err})") from None
+        for name in (sample.haystack, *(i.image for i in sample.inserts)):
+            _inside(path.parent, name, f"{path}:{number}")
+        samples.append(sample)
     return samples
+
+
+def _inside(suite: Path, name: str, where: str) -> None:
+    """A file a sample names must lie inside its suite: relative, no ``..``, no link out."""
+    relative = PurePosixPath(name)
+    if relative.is_absolute() or ".." in relative.parts or "\\" in name or not (
+        (suite / name).resolve().is_relative_to(suite.resolve())
+    ):
+        raise ValueError(
+            f"{where}: {name!r} lies outside the suite {suite}; a suite names only files inside its folder "
+            f"(regenerate it with `videorope vruler generate`, which copies the files it uses)"
+        )

@@ -14,6 +14,7 @@ generation resumes. The same config and seed give a byte-identical manifest.
 from __future__ import annotations
 
 import dataclasses
+import filecmp
 import os
 import shutil
 import zlib
@@ -23,7 +24,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from videorope.io import atomic_path, exclusive, write_json
+from videorope.io import atomic_path, exclusive, temp_prefix, write_json
 from videorope.vruler.haystack import VideoInfo, check_decodable, find_videos, haystack_cost, probe, write_haystack
 from videorope.vruler.manifest import Sample, write_manifest
 from videorope.vruler.needles import IMAGE_DIR, NeedleSpec, load_needles, save_needles, write_needle_images
@@ -180,8 +181,13 @@ def check_size(config: SuiteConfig, out: str | Path) -> None:
 def _haystacks(config: SuiteConfig, out: Path, progress: bool) -> list[VideoInfo]:
     """Probe the user's videos, or write (or reuse) the generated haystack."""
     h = config.haystack
-    if h.videos is not None:
-        return [probe(p) for p in find_videos(h.videos)]
+    if h.videos is not None:  # the user's videos, put into the suite: a suite holds every file it names
+        infos = []
+        for video in find_videos(h.videos):
+            name = f"haystack/user/{video.name}"
+            _copy(video, out / name)
+            infos.append(dataclasses.replace(probe(out / name), path=name))
+        return infos
     frames = _haystack_frames(config)
     infos = []
     for i in range(h.count):
@@ -195,11 +201,22 @@ def _haystacks(config: SuiteConfig, out: Path, progress: bool) -> list[VideoInfo
 
 
 def _copy(source: Path, target: Path) -> None:
-    """Copy ``source`` to ``target`` atomically, unless it is already there."""
-    data = source.read_bytes()
-    if not target.is_file() or target.read_bytes() != data:
-        with atomic_path(target) as tmp:
-            tmp.write_bytes(data)
+    """Put ``source`` at ``target`` (a hard link where the file system allows, else a copy),
+    atomically, unless the same bytes are already there."""
+    if target.is_file() and (target.samefile(source) or filecmp.cmp(source, target, shallow=False)):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{temp_prefix(target.name)}link{target.suffix}")
+    try:
+        os.link(source, tmp)  # the user's file keeps its own permissions
+    except OSError:  # another file system, or links not allowed: a copy
+        with atomic_path(target) as copy:
+            shutil.copyfile(source, copy)
+        return
+    try:
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _user_needles(config: SuiteConfig, out: Path) -> list[NeedleSpec]:
@@ -210,9 +227,21 @@ def _user_needles(config: SuiteConfig, out: Path) -> list[NeedleSpec]:
     copied = []
     for spec in load_needles(source):
         image = f"{IMAGE_DIR}/user/{Path(spec.image).name}"
+        _check_image(source.parent / spec.image)
         _copy(source.parent / spec.image, out / image)
         copied.append(dataclasses.replace(spec, image=image))
     return copied
+
+
+def _check_image(path: Path) -> None:
+    """A user's needle image must be a picture Pillow reads (it is used as given, never redrawn)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+    except (UnidentifiedImageError, OSError) as e:
+        raise ValueError(f"needle image {path} is not a readable image ({e}); give a PNG or JPEG file") from None
 
 
 def generate_suite(config: SuiteConfig, out: str | Path, progress: bool = True, force: bool = False) -> Path:
@@ -235,10 +264,12 @@ def _generate(config: SuiteConfig, out: Path, progress: bool) -> Path:
             needed.setdefault(s.haystack, set()).update(s.haystack_indices)
         for video, indices in tqdm(sorted(needed.items()), desc="checking videos", disable=not progress):
             check_decodable(out / video, sorted(indices))
-    needles = sorted(material.needles.values(), key=lambda n: n.image)
-    write_needle_images(out, needles, size=min(config.haystack.height, config.haystack.width))
     for name, source in sorted(material.files.items()):
         _copy(Path(source), out / name)
+    needles = sorted(material.needles.values(), key=lambda n: n.image)
+    users = {n.image for n in material.user_needles}  # used as given, even where videorope could draw them
+    drawn = [n for n in needles if n.image not in users]
+    write_needle_images(out, drawn, size=min(config.haystack.height, config.haystack.width))
     save_needles(out / "needles.json", needles)
     write_json(out / "suite.json", dataclasses.asdict(config))
     return write_manifest(out / MANIFEST, samples)

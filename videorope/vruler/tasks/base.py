@@ -61,11 +61,12 @@ class Material:
         self.needles.setdefault(needle.image, needle)
         return needle.image
 
-    def use_file(self, source: str) -> str:
-        """Record an image file for copying into the suite and return its suite path."""
-        name = f"{IMAGE_DIR}/files/{Path(source).name}"
-        if self.files.setdefault(name, source) != source:
-            raise ValueError(f"two needle images are named {Path(source).name}: {self.files[name]} and {source}")
+    def use_file(self, source: str, folder: str = f"{IMAGE_DIR}/files") -> str:
+        """Record a file (an image, a video) for copying into the suite and return its suite
+        path: a suite holds every file its manifest names."""
+        name = f"{folder}/{Path(source).name}"
+        if self.files.setdefault(name, str(source)) != str(source):
+            raise ValueError(f"two files are named {Path(source).name}: {self.files[name]} and {source}")
         return name
 
     def stream(self, task: str, seed: int) -> random.Random:

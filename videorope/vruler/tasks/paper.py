@@ -28,6 +28,7 @@ runner sizes with the model's tokenizer, graded on the option letter of a 3-toke
 from __future__ import annotations
 
 import ast
+import dataclasses
 import json
 import random
 from dataclasses import dataclass
@@ -296,8 +297,9 @@ def _video(material: Material, question: StackQuestion) -> VideoInfo:
     if question.video is None:
         return material.haystacks[0]
     key = ("video", question.video)
-    if key not in material.cache:  # probed once per video, not once per sample
-        material.cache[key] = probe(question.video)
+    if key not in material.cache:  # probed once per video, not once per sample; copied into the suite
+        info = probe(question.video)
+        material.cache[key] = dataclasses.replace(info, path=material.use_file(question.video, "videos"))
     return material.cache[key]
 
 
