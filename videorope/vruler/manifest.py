@@ -157,8 +157,11 @@ def read_manifest(path: str | Path) -> list[Sample]:
 def _inside(suite: Path, name: str, where: str) -> None:
     """A file a sample names must lie inside its suite: relative, no ``..``, no link out."""
     relative = PurePosixPath(name)
-    if relative.is_absolute() or ".." in relative.parts or "\\" in name or not (
-        (suite / name).resolve().is_relative_to(suite.resolve())
+    if (
+        relative.is_absolute()
+        or ".." in relative.parts
+        or "\\" in name
+        or not ((suite / name).resolve().is_relative_to(suite.resolve()))
     ):
         raise ValueError(
             f"{where}: {name!r} lies outside the suite {suite}; a suite names only files inside its folder "
