@@ -182,3 +182,19 @@ def test_grids_that_do_not_match_the_tokens():
         batch_positions("mrope", types)
     with pytest.raises(ValueError, match="more video grids"):
         batch_positions("mrope", torch.tensor([[0, 2, 0]]), video_grids=torch.tensor([[1, 1, 1], [1, 1, 1]]))
+
+
+def test_positions_past_the_exact_float32_range_are_warned_about():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        positions("videorope", [("text", 10), ("video", 4, 2, 2)], temporal_spacing=2.0)  # small: silent
+    with pytest.warns(UserWarning, match=r"positions reach 3e\+07, past 2\^24 .* rad at the fastest frequency"):
+        positions("videorope", [("text", 10), ("video", 4, 2, 2)], temporal_spacing=1e7)
+
+
+@pytest.mark.parametrize("seconds", [float("nan"), -1.0, float("inf")])
+def test_seconds_per_grid_step_must_be_finite_and_not_negative(seconds):
+    with pytest.raises(ValueError, match="seconds per grid step must be a finite number >= 0"):
+        positions("mrope-time", [("video", 2, 2, 2, seconds)], tokens_per_second=2.0, second_per_grid_t=1.0)

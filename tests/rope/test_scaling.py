@@ -106,3 +106,13 @@ def test_bad_rope_spec():
         RopeSpec(64, 1.0, 100)
     with pytest.raises(ValueError, match="even"):
         RopeSpec(63, 1e4, 100)
+
+
+@pytest.mark.parametrize("factor", [float("inf"), float("nan"), 0.5])
+def test_factors_must_be_finite_and_at_least_one(factor):
+    from videorope.rope.scaling import RopeSpec, scaled_inv_freq
+
+    with pytest.raises(ValueError, match="scaling factor must be >= 1 and finite"):
+        scaled_inv_freq("yarn", RopeSpec(64, 1e4, 2048), ["t"] * 32, factor=factor)
+    with pytest.raises(ValueError, match="target_length must be a finite number"):
+        scaled_inv_freq("critical-ntk", RopeSpec(64, 1e4, 2048), ["t"] * 32, target_length=float("inf"))

@@ -19,6 +19,8 @@ padded processor batches from their token-type ids and grids.
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -217,6 +219,8 @@ def normalize_segments(segments: Sequence[Sequence[Any]]) -> list[tuple[str, int
         if any(int(x) != x or x < 1 for x in sizes):
             raise ValueError(f"segment {i} {tuple(seg)!r}: sizes must be positive integers")
         seconds = float(dims[3]) if len(dims) == 4 else None
+        if seconds is not None and not (math.isfinite(seconds) and seconds >= 0):
+            raise ValueError(f"segment {i} {tuple(seg)!r}: seconds per grid step must be a finite number >= 0")
         out.append((kind, *(int(x) for x in sizes), seconds))
     return out
 
@@ -244,7 +248,24 @@ def positions(layout: str, segments: Sequence[Sequence[Any]], **options: Any) ->
             pos, start = block(start, T, H, W, seconds, **opts)
         parts.append(pos)
     out = torch.cat(parts, dim=1) if parts else torch.zeros(3, 0, dtype=torch.float64)
+    _warn_past_float32(out)
     return out.to(torch.float32), start
+
+
+EXACT_FLOAT32 = 2**24
+"""Positions are float32 (as the models' own rotaries take them): integers are exact up to
+2^24, fractional steps lose resolution well before."""
+
+
+def _warn_past_float32(positions: torch.Tensor) -> None:
+    largest = float(positions.abs().max()) if positions.numel() else 0.0
+    if largest > EXACT_FLOAT32:
+        warnings.warn(
+            f"positions reach {largest:.4g}, past 2^24 where float32 holds every integer: neighbouring positions "
+            f"round together and angles lose precision (up to {largest * 2**-24:.2g} rad at the fastest "
+            f"frequency); shorten the sequence or lower temporal_spacing / the layout's steps",
+            stacklevel=3,
+        )
 
 
 def _runs(types: torch.Tensor) -> list[tuple[int, int, int]]:

@@ -61,8 +61,8 @@ def _hf_extension(
 
 
 def _factor(value: float) -> float:
-    if not value >= 1:
-        raise ValueError(f"scaling factor must be >= 1 (the context grows by it), got {value!r}")
+    if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 1):
+        raise ValueError(f"scaling factor must be >= 1 and finite (the context grows by it), got {value!r}")
     return float(value)
 
 
@@ -174,6 +174,8 @@ def yarn_v(
 def critical_ntk(
     rope: RopeSpec, axes: Sequence[str], seq_len: int | None, *, target_length: int, round_up: bool
 ) -> tuple[torch.Tensor, float]:
+    if not (isinstance(target_length, (int, float)) and math.isfinite(target_length) and target_length >= 1):
+        raise ValueError(f"target_length must be a finite number of tokens, got {target_length!r}")
     lam = theory.ntk_factor(rope.head_dim, rope.base, rope.train_length, int(target_length))
     lam = math.ceil(lam) if round_up else lam
     return default_inv_freq(rope.head_dim, rope.base * max(lam, 1.0)), 1.0
