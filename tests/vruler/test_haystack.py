@@ -208,3 +208,30 @@ def test_find_videos(tmp_path, video):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="holds no videos"):
         find_videos(tmp_path / "empty")
+
+
+WRITE = """
+import os, sys
+import numpy as np
+if sys.argv[2] == "one-core":
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+junk = [np.empty(n, dtype=np.uint8) for n in range(1, 4000, 37)]  # another heap state than the parent's
+from videorope.vruler.haystack import write_haystack
+write_haystack(sys.argv[1], 40, 48, 64, 2.0, seed=5)
+"""
+
+
+def test_the_same_haystack_in_other_processes_and_thread_settings_is_the_same_bytes(tmp_path):
+    """Two processes with different thread settings (one core and OMP_NUM_THREADS=1, or all
+    cores and the default) and this one, after other work, write byte-identical files."""
+    import os
+    import subprocess
+    import sys
+
+    runs = {"one-core": {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}, "all-cores": {}}
+    for name, env in runs.items():
+        subprocess.run([sys.executable, "-c", WRITE, str(tmp_path / f"{name}.mp4"), name], check=True,
+                       env={**os.environ, **env}, cwd=tmp_path)  # fmt: skip
+    write_haystack(tmp_path / "here.mp4", 40, 48, 64, 2.0, seed=5)
+    data = {p.name: p.read_bytes() for p in tmp_path.glob("*.mp4")}
+    assert len(data) == 3 and len(set(data.values())) == 1
