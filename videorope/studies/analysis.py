@@ -265,7 +265,7 @@ def _entropy(config: AnalyzeConfig, progress: bool) -> Study:
             if not path.is_file():
                 with atomic_path(path) as tmp:
                     torch.save(_sample_attention(model, tokenizer, sample), tmp)
-            runs[method][sample["id"]] = torch.load(path)
+            runs[method][sample["id"]] = torch.load(path, weights_only=True)
     reference = config.methods[0]
     methods = {}
     for method, records in runs.items():
