@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,6 +171,10 @@ def train(config: TrainConfig, progress: bool = True) -> Path:
 def _train(config: TrainConfig, accelerator: Any, model: Any, processor: Any, optimizer: Any, loader: Any,
            eval_loader: Any, scheduler: Any, out: Path, progress: bool) -> Path:  # fmt: skip
     step, micro = 0, 0
+    if accelerator.is_main_process:  # a checkpoint a kill interrupted is never resumed from: drop it
+        for partial in (out / "checkpoints").glob("step-*.partial"):
+            shutil.rmtree(partial, ignore_errors=True)
+    accelerator.wait_for_everyone()
     latest = _latest_checkpoint(out)
     if latest is not None:
         accelerator.load_state(str(latest[0]))

@@ -146,7 +146,7 @@ def read_manifest(path: str | Path) -> list[Sample]:
             )
         try:
             sample = Sample.from_dict(d)
-        except (TypeError, KeyError) as err:
+        except (TypeError, KeyError, AttributeError, ValueError) as err:  # a wrong field, or the sample's own checks
             raise ValueError(f"{path}:{number}: not a V-RULER sample ({err})") from None
         for name in (sample.haystack, *(i.image for i in sample.inserts)):
             _inside(path.parent, name, f"{path}:{number}")
