@@ -15,7 +15,8 @@ from videorope.vruler.suite import SuiteConfig
 
 SCALARS = st.none() | st.booleans() | st.integers(-5, 10**6) | st.floats(allow_nan=True) | st.text(max_size=8)
 VALUES = st.recursive(
-    SCALARS, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8,
 )
 KEYS = st.sampled_from(["name", "seed", "frame_counts", "depths", "samples_per_cell", "haystack", "needles", "tasks",
