@@ -134,3 +134,17 @@ def test_finetune_killed_mid_run(tmp_path, suite):
     whole, split = read("whole"), read("split")
     assert [r["step"] for r in split] == [r["step"] for r in whole] == [1, 2, 3, 4, 5, 6]
     assert [r["loss"] for r in split] == pytest.approx([r["loss"] for r in whole], rel=1e-5, abs=1e-6)
+
+
+def test_extend_killed_mid_run(tmp_path, text_model):
+    text = tmp_path / "text.txt"
+    text.write_text("A plain sentence for perplexity. " * 80)
+    argv = lambda out: _cli("extend", "--model", str(text_model), "--methods", "none,ntk", "--lengths", "600,700",  # noqa: E731
+                            "--depths", "2", "--text", str(text), "--out", str(out))  # fmt: skip
+    _run(argv(tmp_path / "whole"))
+    results = tmp_path / "split" / "runs" / "ntk" / "results.jsonl"
+    _kill_when(argv(tmp_path / "split"), lambda: _lines(results) >= 1)
+    _run(argv(tmp_path / "split"))
+    _no_temporaries(tmp_path / "split")
+    read = lambda x: json.loads((tmp_path / x / "extend.json").read_text())["methods"]  # noqa: E731
+    assert read("split") == read("whole")
