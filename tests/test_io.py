@@ -105,3 +105,5 @@ def test_paths_are_recorded_resolved_and_names_as_given(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert path_key("suite") == path_key("suite/") == path_key("./suite") == str(tmp_path.resolve() / "suite")
     assert path_key("smollm2") == "smollm2"
+    label = '{"model": "smollm2", "policy": "fourier", "options": ' + "x" * 300 + "}"  # a run label, not a path
+    assert path_key(label) == label

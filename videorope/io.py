@@ -160,8 +160,11 @@ def _holder(info: Path) -> str:
 def path_key(text: str | os.PathLike[str]) -> str:
     """``text`` as a run record keeps it: the resolved path when it names something on disk
     (``suite``, ``suite/`` and ``./suite`` are one), else as given (a built-in model name)."""
-    path = Path(text)
-    return str(path.resolve()) if path.exists() else str(text)
+    try:
+        path = Path(text)
+        return str(path.resolve()) if path.exists() else str(text)
+    except (OSError, ValueError):  # not a path at all (a name too long for one, a NUL byte): a label
+        return str(text)
 
 
 @contextmanager
