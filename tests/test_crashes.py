@@ -148,3 +148,19 @@ def test_extend_killed_mid_run(tmp_path, text_model):
     _no_temporaries(tmp_path / "split")
     read = lambda x: json.loads((tmp_path / x / "extend.json").read_text())["methods"]  # noqa: E731
     assert read("split") == read("whole")
+
+
+def test_fourier_eval_killed_mid_run(tmp_path, text_model):
+    text = tmp_path / "text.txt"
+    text.write_text("Words that the caches read for their perplexity. " * 200)
+    argv = lambda out: _cli("fourier", "eval", "--model", str(text_model), "--variants", "inverted-pyramid",  # noqa: E731
+                            "--baselines", "streaming", "--lengths", "1100", "--tasks", "single", "--depths", "2",
+                            "--samples", "1", "--window", "32", "--frequencies", "16", "--prompts", "1",
+                            "--text", str(text), "--out", str(out))  # fmt: skip
+    _run(argv(tmp_path / "whole"))
+    results = tmp_path / "split" / "runs" / "fourier-inverted-pyramid@original" / "results.jsonl"
+    _kill_when(argv(tmp_path / "split"), lambda: _lines(results) >= 1)
+    _run(argv(tmp_path / "split"))
+    _no_temporaries(tmp_path / "split")
+    read = lambda x: json.loads((tmp_path / x / "fourier.json").read_text())["methods"]  # noqa: E731
+    assert read("split") == read("whole")
