@@ -55,6 +55,24 @@ def _no_temporaries(folder: Path) -> None:
     assert not left, left
 
 
+def _whole_and_killed(argv, tmp_path: Path, progress: str, lines: int, killed=None) -> tuple[Path, Path]:
+    """``argv(out)`` run uninterrupted into ``tmp_path/whole``, and into ``tmp_path/split`` killed
+    once ``split/progress`` holds ``lines`` lines (``killed(split)`` checks what the kill left),
+    then run again; no temporary may remain. Returns (whole, split)."""
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    _run(argv(whole))
+    _kill_when(argv(split), lambda: _lines(split / progress) >= lines)
+    if killed is not None:
+        killed(split)
+    _run(argv(split))
+    _no_temporaries(split)
+    return whole, split
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     out = tmp_path_factory.mktemp("suite")
@@ -74,38 +92,22 @@ def test_vruler_generate_killed_while_encoding(tmp_path, suite):
 
 def test_vruler_eval_killed_mid_run(tmp_path, suite):
     argv = lambda out: _cli("vruler", "eval", "--suite", str(suite), "--model", "tiny:qwen2_vl", "--out", str(out))  # noqa: E731
-    _run(argv(tmp_path / "whole"))
-    shard = tmp_path / "split" / "results.rank0.jsonl"
-    _kill_when(argv(tmp_path / "split"), lambda: _lines(shard) >= 3)
-    assert not (tmp_path / "split" / "results.jsonl").exists()
-    _run(argv(tmp_path / "split"))
-    _no_temporaries(tmp_path / "split")
-    whole, split = ((tmp_path / x / "results.jsonl").read_bytes() for x in ("whole", "split"))
-    assert split == whole
+
+    def unmerged(split: Path) -> None:
+        assert not (split / "results.jsonl").exists()
+
+    whole, split = _whole_and_killed(argv, tmp_path, "results.rank0.jsonl", 3, unmerged)
+    assert (split / "results.jsonl").read_bytes() == (whole / "results.jsonl").read_bytes()
 
 
-@pytest.fixture(scope="module")
-def text_model(tmp_path_factory):
-    from videorope.testing import tiny_model, tiny_tokenizer
-
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tiny_model("llama").save_pretrained(folder)
-    tiny_tokenizer().save_pretrained(folder)
-    return folder
-
-
-def test_niah_eval_killed_mid_run(tmp_path, text_model):
-    _run(_cli("niah", "generate", "--model", str(text_model), "--out", str(tmp_path / "niah"),
+def test_niah_eval_killed_mid_run(tmp_path, tiny_llama):
+    _run(_cli("niah", "generate", "--model", str(tiny_llama), "--out", str(tmp_path / "niah"),
               "--set", "lengths=[600,700]", "--set", "depths=4", "--set", "samples_per_cell=2"))  # fmt: skip
     samples = tmp_path / "niah" / "niah.jsonl"
-    argv = lambda out: _cli("niah", "eval", "--model", str(text_model), "--samples", str(samples), "--out", str(out))  # noqa: E731
-    _run(argv(tmp_path / "whole"))
-    results = tmp_path / "split" / "results.jsonl"
-    _kill_when(argv(tmp_path / "split"), lambda: _lines(results) >= 3)
-    _run(argv(tmp_path / "split"))
-    _no_temporaries(tmp_path / "split")
-    read = lambda x: [json.loads(line) for line in (tmp_path / x / "results.jsonl").read_text().splitlines()]  # noqa: E731
-    assert read("split") == read("whole")  # record for record (the first run's lines are rewritten sorted)
+    argv = lambda out: _cli("niah", "eval", "--model", str(tiny_llama), "--samples", str(samples), "--out", str(out))  # noqa: E731
+    whole, split = _whole_and_killed(argv, tmp_path, "results.jsonl", 3)
+    # record for record (the first run's lines are rewritten sorted)
+    assert _records(split / "results.jsonl") == _records(whole / "results.jsonl")
 
 
 def test_finetune_killed_mid_run(tmp_path, suite):
@@ -124,43 +126,30 @@ def test_finetune_killed_mid_run(tmp_path, suite):
     }
     config.write_text(json.dumps(settings))  # JSON is YAML
     argv = lambda out: _cli("finetune", "--config", str(config), "--set", f"out={out}")  # noqa: E731
-    _run(argv(tmp_path / "whole"))
-    log = tmp_path / "split" / "log.jsonl"
-    _kill_when(argv(tmp_path / "split"), lambda: _lines(log) >= 3)
-    _run(argv(tmp_path / "split"))
-    _no_temporaries(tmp_path / "split")
-    assert not list((tmp_path / "split" / "checkpoints").glob("*.partial"))
-    read = lambda x: [json.loads(line) for line in (tmp_path / x / "log.jsonl").read_text().splitlines()]  # noqa: E731
-    whole, split = read("whole"), read("split")
+    whole, split = _whole_and_killed(argv, tmp_path, "log.jsonl", 3)
+    assert not list((split / "checkpoints").glob("*.partial"))
+    whole, split = _records(whole / "log.jsonl"), _records(split / "log.jsonl")
     assert [r["step"] for r in split] == [r["step"] for r in whole] == [1, 2, 3, 4, 5, 6]
     assert [r["loss"] for r in split] == pytest.approx([r["loss"] for r in whole], rel=1e-5, abs=1e-6)
 
 
-def test_extend_killed_mid_run(tmp_path, text_model):
+def test_extend_killed_mid_run(tmp_path, tiny_llama):
     text = tmp_path / "text.txt"
     text.write_text("A plain sentence for perplexity. " * 80)
-    argv = lambda out: _cli("extend", "--model", str(text_model), "--methods", "none,ntk", "--lengths", "600,700",  # noqa: E731
+    argv = lambda out: _cli("extend", "--model", str(tiny_llama), "--methods", "none,ntk", "--lengths", "600,700",  # noqa: E731
                             "--depths", "2", "--text", str(text), "--out", str(out))  # fmt: skip
-    _run(argv(tmp_path / "whole"))
-    results = tmp_path / "split" / "runs" / "ntk" / "results.jsonl"
-    _kill_when(argv(tmp_path / "split"), lambda: _lines(results) >= 1)
-    _run(argv(tmp_path / "split"))
-    _no_temporaries(tmp_path / "split")
-    read = lambda x: json.loads((tmp_path / x / "extend.json").read_text())["methods"]  # noqa: E731
-    assert read("split") == read("whole")
+    whole, split = _whole_and_killed(argv, tmp_path, "runs/ntk/results.jsonl", 1)
+    read = lambda out: json.loads((out / "extend.json").read_text())["methods"]  # noqa: E731
+    assert read(split) == read(whole)
 
 
-def test_fourier_eval_killed_mid_run(tmp_path, text_model):
+def test_fourier_eval_killed_mid_run(tmp_path, tiny_llama):
     text = tmp_path / "text.txt"
     text.write_text("Words that the caches read for their perplexity. " * 200)
-    argv = lambda out: _cli("fourier", "eval", "--model", str(text_model), "--variants", "inverted-pyramid",  # noqa: E731
+    argv = lambda out: _cli("fourier", "eval", "--model", str(tiny_llama), "--variants", "inverted-pyramid",  # noqa: E731
                             "--baselines", "streaming", "--lengths", "1100", "--tasks", "single", "--depths", "2",
                             "--samples", "1", "--window", "32", "--frequencies", "16", "--prompts", "1",
                             "--text", str(text), "--out", str(out))  # fmt: skip
-    _run(argv(tmp_path / "whole"))
-    results = tmp_path / "split" / "runs" / "fourier-inverted-pyramid@original" / "results.jsonl"
-    _kill_when(argv(tmp_path / "split"), lambda: _lines(results) >= 1)
-    _run(argv(tmp_path / "split"))
-    _no_temporaries(tmp_path / "split")
-    read = lambda x: json.loads((tmp_path / x / "fourier.json").read_text())["methods"]  # noqa: E731
-    assert read("split") == read("whole")
+    whole, split = _whole_and_killed(argv, tmp_path, "runs/fourier-inverted-pyramid@original/results.jsonl", 1)
+    read = lambda out: json.loads((out / "fourier.json").read_text())["methods"]  # noqa: E731
+    assert read(split) == read(whole)

@@ -1,4 +1,4 @@
-"""The length-extension study on a tiny checkpoint the test writes (mechanics, files, resume),
+"""The length-extension study on the tiny Llama checkpoint of conftest (mechanics, files, resume),
 its perplexity against transformers' own loss, and the effective-length rule."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import torch
 from videorope.cli import main
 from videorope.perplexity import perplexity
 from videorope.studies.extend import ExtendConfig, effective_length, method_options, run_extend
-from videorope.testing import tiny_model, tiny_tokenizer
+from videorope.testing import tiny_model
 
 
 def test_effective_length_is_rulers_rule():
@@ -36,18 +36,10 @@ def test_perplexity_matches_the_models_own_loss():
     assert perplexity(model, ids, chunk=64) == pytest.approx(torch.exp(loss).item(), rel=1e-4)
 
 
-@pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tiny_model("llama").save_pretrained(folder)
-    tiny_tokenizer().save_pretrained(folder)
-    return folder
-
-
-def test_study_writes_every_number_and_resumes(checkpoint, tmp_path, monkeypatch):
+def test_study_writes_every_number_and_resumes(tiny_llama, tmp_path, monkeypatch):
     text = tmp_path / "text.txt"
     text.write_text("A plain sentence for perplexity. " * 60)
-    config = ExtendConfig(model=str(checkpoint), methods=("none", "ntk", "critical-ntk"), lengths=(600, 800),
+    config = ExtendConfig(model=str(tiny_llama), methods=("none", "ntk", "critical-ntk"), lengths=(600, 800),
                           niah={"depths": 2}, text=str(text), out=str(tmp_path / "study"))  # fmt: skip
     md = run_extend(config, progress=False).read_text()
     summary = json.loads((tmp_path / "study" / "extend.json").read_text())
@@ -65,10 +57,10 @@ def test_study_writes_every_number_and_resumes(checkpoint, tmp_path, monkeypatch
     run_extend(config, progress=False)  # everything measured is reused
 
 
-def test_command_line(checkpoint, tmp_path, capsys):
+def test_command_line(tiny_llama, tmp_path, capsys):
     text = tmp_path / "text.txt"
     text.write_text("Words for the perplexity window. " * 40)
-    argv = ["extend", "--model", str(checkpoint), "--methods", "none,yarn", "--lengths", "600", "--depths", "1",
+    argv = ["extend", "--model", str(tiny_llama), "--methods", "none,yarn", "--lengths", "600", "--depths", "1",
             "--text", str(text), "--out", str(tmp_path / "study"), "-q"]  # fmt: skip
     assert main(argv) == 0
     assert "| yarn |" in capsys.readouterr().out
