@@ -28,6 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 import videorope
+from videorope.cache.plan import kv_shape
 from videorope.inputs import answer_ids, answer_labels, encode
 from videorope.io import exclusive, path_key, read_records, same_run, write_json, write_records
 from videorope.models import load_model
@@ -150,10 +151,8 @@ def _score_batch(model, processor, samples: Sequence[Sample], suite: Path, confi
 
 def _kv_bytes(model: torch.nn.Module, tokens: int) -> int:
     """Bytes of a full KV cache for ``tokens`` tokens at the model's dtype."""
-    text = model.config.get_text_config()
-    head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
-    per_token = 2 * text.num_hidden_layers * text.num_key_value_heads * head_dim
-    return per_token * tokens * next(model.parameters()).element_size()
+    layers, heads, head_dim = kv_shape(model.config)
+    return 2 * layers * heads * head_dim * tokens * next(model.parameters()).element_size()
 
 
 def _free_bytes(device: torch.device) -> int:
